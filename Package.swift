@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Targets and their dependencies are drawn in docs/architecture.md.
+let package = Package(
+    name: "nfx",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "nfx", targets: ["nfx"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, each imported by exactly one Swift module.
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+
+        // Foundations.
+        .target(name: "NDArrays"),
+        .target(name: "HDF5Kit", dependencies: ["CHDF5", "NDArrays"]),
+        .target(name: "LinearAlgebra", dependencies: ["COpenBLAS", "NDArrays"]),
+        .target(name: "NFXIO", dependencies: ["HDF5Kit", "NDArrays"]),
+
+        // Analyses.
+        .target(name: "Simulation", dependencies: ["NDArrays", "LinearAlgebra"]),
+
+        // The command-line tool: argument parsing, input, output; no algorithms.
+        .executableTarget(name: "nfx", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "NDArrays", "HDF5Kit", "LinearAlgebra", "NFXIO", "Simulation",
+        ]),
+        // Measures the machine's floors (DGEMM, memory bandwidth, HDF5 I/O) for `make bench`.
+        .executableTarget(name: "nfx-bench", dependencies: ["NDArrays", "HDF5Kit", "LinearAlgebra", "NFXIO"],
+                          path: "Sources/nfx-bench"),
+
+        .testTarget(name: "NDArraysTests", dependencies: ["NDArrays"]),
+        .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit", "NDArrays"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "NFXIOTests", dependencies: ["NFXIO", "HDF5Kit", "NDArrays"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "LinearAlgebra", "NDArrays"]),
+        .testTarget(name: "nfxTests", dependencies: ["nfx", "HDF5Kit", "NDArrays"]),
+    ]
+)
