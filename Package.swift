@@ -19,29 +19,29 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
 
         // Foundations.
-        .target(name: "NDArrays"),
-        .target(name: "HDF5Kit", dependencies: ["CHDF5", "NDArrays"]),
-        .target(name: "LinearAlgebra", dependencies: ["COpenBLAS", "NDArrays"]),
-        .target(name: "NFXIO", dependencies: ["HDF5Kit", "NDArrays"]),
+        .target(name: "NFXCore"),
+        .target(name: "HDF5Kit", dependencies: ["CHDF5", "NFXCore"]),
+        .target(name: "LinearAlgebra", dependencies: ["COpenBLAS", "NFXCore"]),
+        .target(name: "NFXIO", dependencies: ["HDF5Kit", "NFXCore"]),
 
         // Analyses.
-        .target(name: "Simulation", dependencies: ["NDArrays", "LinearAlgebra"]),
+        .target(name: "Simulation", dependencies: ["NFXCore", "LinearAlgebra"]),
 
         // The command-line tool: argument parsing, input, output; no algorithms.
         .executableTarget(name: "nfx", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            "NDArrays", "HDF5Kit", "LinearAlgebra", "NFXIO", "Simulation",
+            "NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO", "Simulation",
         ]),
         // Measures the machine's floors (DGEMM, memory bandwidth, HDF5 I/O) for `make bench`.
-        .executableTarget(name: "nfx-bench", dependencies: ["NDArrays", "HDF5Kit", "LinearAlgebra", "NFXIO"],
+        .executableTarget(name: "nfx-bench", dependencies: ["NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO"],
                           path: "Sources/nfx-bench"),
 
-        .testTarget(name: "NDArraysTests", dependencies: ["NDArrays"]),
-        .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit", "NDArrays"],
+        .testTarget(name: "NFXCoreTests", dependencies: ["NFXCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HDF5KitTests", dependencies: ["HDF5Kit", "NFXCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "NFXIOTests", dependencies: ["NFXIO", "HDF5Kit", "NDArrays"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "LinearAlgebra", "NDArrays"]),
-        .testTarget(name: "nfxTests", dependencies: ["nfx", "HDF5Kit", "NDArrays"]),
+        .testTarget(name: "NFXIOTests", dependencies: ["NFXIO", "HDF5Kit", "NFXCore"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "LinearAlgebra", "NFXCore"]),
+        .testTarget(name: "nfxTests", dependencies: ["nfx", "HDF5Kit", "NFXCore"]),
     ]
 )

@@ -1,0 +1,133 @@
+import CHDF5
+import NFXCore
+
+/// A dataset's shape, element type and storage, as `nfx info` shows them.
+public struct HDF5StorageInfo: Sendable, Equatable {
+    public let shape: [Int]
+    public let elementType: HDF5ElementType
+    /// Chunk shape, or nil for contiguous or compact storage.
+    public let chunks: [Int]?
+    /// Filters in pipeline order, e.g. ["shuffle", "gzip(4)"].
+    public let filters: [String]
+}
+
+/// An n-dimensional array stored in an HDF5 file.
+public final class HDF5Dataset: HDF5AttributeHolder, @unchecked Sendable {
+    public let filePath: String
+    public let objectPath: String
+    public let handle: HDF5Handle
+    let file: HDF5Handle
+    public let storageInfo: HDF5StorageInfo
+
+    public var shape: [Int] { storageInfo.shape }
+    public var elementType: HDF5ElementType { storageInfo.elementType }
+    public var count: Int { shape.reduce(1, *) }
+
+    init(filePath: String, objectPath: String, handle: HDF5Handle, file: HDF5Handle) throws {
+        self.filePath = filePath
+        self.objectPath = objectPath
+        self.handle = handle
+        self.file = file
+        storageInfo = try HDF5Library.synchronized {
+            let scope = HDF5Scope()
+            defer { scope.close() }
+            let space = scope.own(H5Dget_space(handle.id), .dataspace)
+            let type = scope.own(H5Dget_type(handle.id), .datatype)
+            guard space >= 0, type >= 0 else {
+                throw HDF5Error.readFailed(file: filePath, object: objectPath, reason: innermostHDF5Error())
+            }
+            let rank = Int(H5Sget_simple_extent_ndims(space))
+            var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+            if rank > 0 { H5Sget_simple_extent_dims(space, &dims, nil) }
+            let shape = rank > 0 ? dims.prefix(rank).map { Int($0) } : []
+
+            let creation = scope.own(H5Dget_create_plist(handle.id), .propertyList)
+            var chunks: [Int]?
+            var filters: [String] = []
+            if H5Pget_layout(creation) == H5D_CHUNKED {
+                var chunkDims = [hsize_t](repeating: 0, count: max(rank, 1))
+                H5Pget_chunk(creation, Int32(rank), &chunkDims)
+                chunks = chunkDims.prefix(rank).map { Int($0) }
+                for index in 0..<max(0, H5Pget_nfilters(creation)) {
+                    var flags: UInt32 = 0
+                    var valueCount = 8
+                    var values = [UInt32](repeating: 0, count: 8)
+                    var name = [CChar](repeating: 0, count: 64)
+                    var config: UInt32 = 0
+                    let filter = H5Pget_filter2(creation, UInt32(index), &flags, &valueCount, &values,
+                                                name.count, &name, &config)
+                    switch filter {
+                    case H5Z_FILTER_DEFLATE: filters.append("gzip(\(valueCount > 0 ? values[0] : 0))")
+                    case H5Z_FILTER_SHUFFLE: filters.append("shuffle")
+                    case H5Z_FILTER_FLETCHER32: filters.append("fletcher32")
+                    case H5Z_FILTER_SZIP: filters.append("szip")
+                    default:
+                        let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                        filters.append(text.isEmpty ? "filter \(filter)" : text)
+                    }
+                }
+            }
+            return HDF5StorageInfo(shape: shape, elementType: HDF5ElementType(datatype: type), chunks: chunks,
+                                   filters: filters)
+        }
+    }
+
+    /// Reads the whole dataset, converting to `T` (HDF5 converts integers to floats and between widths).
+    public func read<T: HDF5Numeric>(as type: T.Type = T.self) throws -> NDArray<T> {
+        guard elementType.isNumeric else {
+            throw HDF5Error.unsupportedType(file: filePath, object: objectPath, type: elementType.description)
+        }
+        guard count > 0 else { return NDArray(shape: shape, elements: []) }
+        let values = try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            try HDF5Library.synchronized {
+                let status = H5Dread(handle.id, T.hdf5Type.nativeType, nfx_H5S_ALL(), nfx_H5S_ALL(), nfx_H5P_DEFAULT(),
+                                     buffer.baseAddress)
+                guard status >= 0 else {
+                    throw HDF5Error.readFailed(file: filePath, object: objectPath, reason: innermostHDF5Error())
+                }
+            }
+            initialized = count
+        }
+        return NDArray(shape: shape, elements: values)
+    }
+
+    /// Reads rows `rows` (a range along the first axis) and everything along the other axes: the way to stream
+    /// a long recording stored units × time or time × units without holding all of it.
+    public func readRows<T: HDF5Numeric>(_ rows: Range<Int>, as type: T.Type = T.self) throws -> NDArray<T> {
+        guard elementType.isNumeric else {
+            throw HDF5Error.unsupportedType(file: filePath, object: objectPath, type: elementType.description)
+        }
+        guard let first = shape.first else {
+            throw HDF5Error.invalidSelection(file: filePath, object: objectPath, reason: "a scalar has no rows")
+        }
+        guard rows.lowerBound >= 0, rows.upperBound <= first else {
+            throw HDF5Error.invalidSelection(file: filePath, object: objectPath,
+                                             reason: "rows \(rows.lowerBound)..<\(rows.upperBound) are outside 0..<\(first)")
+        }
+        var outputShape = shape
+        outputShape[0] = rows.count
+        let total = outputShape.reduce(1, *)
+        guard total > 0 else { return NDArray(shape: outputShape, elements: []) }
+        let values = try [T](unsafeUninitializedCapacity: total) { buffer, initialized in
+          try HDF5Library.synchronized {
+            let scope = HDF5Scope()
+            defer { scope.close() }
+            let fileSpace = scope.own(H5Dget_space(handle.id), .dataspace)
+            var start = [hsize_t](repeating: 0, count: shape.count)
+            start[0] = hsize_t(rows.lowerBound)
+            let extent = [hsize_t](extents: outputShape)
+            guard H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start, nil, extent, nil) >= 0 else {
+                throw HDF5Error.readFailed(file: filePath, object: objectPath, reason: innermostHDF5Error())
+            }
+            let memorySpace = scope.own(H5Screate_simple(Int32(extent.count), extent, nil), .dataspace)
+            let status = H5Dread(handle.id, T.hdf5Type.nativeType, memorySpace, fileSpace, nfx_H5P_DEFAULT(),
+                                 buffer.baseAddress)
+            guard status >= 0 else {
+                throw HDF5Error.readFailed(file: filePath, object: objectPath, reason: innermostHDF5Error())
+            }
+          }
+          initialized = total
+        }
+        return NDArray(shape: outputShape, elements: values)
+    }
+}

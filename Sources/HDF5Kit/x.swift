@@ -1,2 +1,0 @@
-import CHDF5
-func _probe() -> Int64 { nfx_H5T_NATIVE_DOUBLE() }
