@@ -1,1 +1,45 @@
-print("bench")
+import Foundation
+
+/// `nfx-bench MODE …`: one measurement per process, printed as ONE JSON line on stdout for Scripts/bench/.
+///
+/// Times are wall-clock seconds of the measured section only (not process start-up or input generation), so the
+/// Python side can compare them with timings taken inside its own process.
+let usage = """
+    usage: nfx-bench dgemm [--n 2000] [--threads 1] [--repeats 5]
+           nfx-bench bandwidth [--megabytes 512] [--repeats 5]
+           nfx-bench h5read FILE DATASET
+           nfx-bench h5write FILE ROWS COLS
+    """
+
+do {
+    var arguments = try Arguments(Array(CommandLine.arguments.dropFirst()))
+    switch arguments.mode {
+    case "dgemm":
+        let size = try arguments.integer("n", default: 2000)
+        let threads = try arguments.integer("threads", default: 1)
+        let repeats = try arguments.integer("repeats", default: 5)
+        try arguments.expectPositionals(0)
+        try printJSON(measureDGEMM(size: size, threads: threads, repeats: repeats))
+    case "bandwidth":
+        let megabytes = try arguments.integer("megabytes", default: 512)
+        let repeats = try arguments.integer("repeats", default: 5)
+        try arguments.expectPositionals(0)
+        try printJSON(measureBandwidth(megabytes: megabytes, repeats: repeats))
+    case "h5read":
+        try arguments.expectPositionals(2)
+        try printJSON(measureHDF5Read(path: arguments.positionals[0], dataset: arguments.positionals[1]))
+    case "h5write":
+        try arguments.expectPositionals(3)
+        guard let rows = Int(arguments.positionals[1]), let columns = Int(arguments.positionals[2]),
+              rows > 0, columns > 0 else { throw UsageError("ROWS and COLS must be positive integers") }
+        try printJSON(measureHDF5Write(path: arguments.positionals[0], rows: rows, columns: columns))
+    default:
+        throw UsageError("unknown mode '\(arguments.mode)'")
+    }
+} catch let error as UsageError {
+    FileHandle.standardError.write(Data("nfx-bench: error: \(error.message)\n\(usage)\n".utf8))
+    exit(64)
+} catch {
+    FileHandle.standardError.write(Data("nfx-bench: error: \(error)\n".utf8))
+    exit(70)
+}

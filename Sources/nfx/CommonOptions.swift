@@ -37,7 +37,7 @@ struct CommonOptions: ParsableArguments {
     /// Cores to use: --threads, else all of them. BLAS gets them unless an analysis parallelises itself.
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
-    // func applyThreadCount() { BLASThreads.set(threadCount) }
+    func applyThreadCount() { BLASThreads.set(threadCount) }
 
     /// The output path: -o, else `defaultName` beside `besidePath` (or in the working directory).
     func outputPath(defaultName: String, beside besidePath: String? = nil) -> String {

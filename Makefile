@@ -1,0 +1,41 @@
+# nfx — two commands set everything up on a fresh Debian machine: `make demo` and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+DEBIAN_PACKAGES := libopenblas-dev liblapacke-dev libhdf5-dev pkg-config hdf5-tools
+DEMO_DIR := .demo
+NFX_RELEASE := .build/release/nfx
+
+.PHONY: all deps build release demo test bench clean
+
+all: release
+
+# Installs the C libraries when any is missing (idempotent; apt-get needs root, sudo is used when available).
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) test
+
+# Builds in release, simulates a small recording of each kind, runs every command on it, prints what it found.
+demo: release
+	@bash Scripts/demo.sh $(NFX_RELEASE) $(DEMO_DIR)
+
+# Side-by-side benchmarks against the Python peers (not part of `make test`); writes docs/benchmarks.md.
+bench: release
+	@bash Scripts/bench/run.sh
+
+clean:
+	rm -rf .build $(DEMO_DIR)

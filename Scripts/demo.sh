@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make demo`: simulate a small recording of each kind, run every nfx command on it, print what it found.
+# Usage: Scripts/demo.sh PATH/TO/nfx DEMO_FOLDER
+set -euo pipefail
+nfx=${1:-.build/release/nfx}
+demo=${2:-.demo}
+mkdir -p "$demo"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "ground truth for every analysis (nfx simulate)"
+"$nfx" simulate matrix  -o "$demo/matrix.h5"  --force --units 200 --time 1000 --rank 6
+"$nfx" simulate tensor  -o "$demo/tensor.h5"  --force --units 60 --time 100 --trials 40 --rank 4
+"$nfx" simulate calcium -o "$demo/calcium.h5" --force --neurons 20 --frames 3000
+"$nfx" simulate ephys   -o "$demo/ephys.h5"   --force --channels 4 --units 3 --duration 10
+"$nfx" simulate rnn     -o "$demo/rnn.h5"     --force --units 60 --rank 2
+
+step "what a file holds (nfx info)"
+"$nfx" info "$demo/tensor.h5"
+
+step "the same, as one JSON line (nfx info --json), first 300 characters"
+"$nfx" info "$demo/ephys.h5" --json | cut -c1-300
+
+printf '\nDemo files are in %s/.\n' "$demo"
