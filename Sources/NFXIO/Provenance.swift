@@ -18,7 +18,8 @@ public struct Provenance: @unchecked Sendable {
     public var parameters: [(name: String, value: HDF5AttributeValue)] = []
     public let started: Date
 
-    public init(command: String, arguments: [String] = CommandLine.arguments, seed: UInt64? = nil,
+    /// `arguments` defaults to this process' command line, with the executable shown as `nfx`.
+    public init(command: String, arguments: [String] = ["nfx"] + CommandLine.arguments.dropFirst(), seed: UInt64? = nil,
                 started: Date = Date()) {
         self.command = command
         self.arguments = arguments

@@ -10,8 +10,8 @@ struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write ground-truth data for every analysis.",
         discussion: """
-        Each kind writes /data (the input an analysis reads) and the planted truth under /truth (or the model
-        under /rnn). The same --seed gives identical data.
+        Each kind writes /data (the input an analysis reads) and the planted truth under /truth \
+        (or the model under /rnn). The same --seed gives identical data.
 
         Examples:
           nfx simulate matrix -o matrix.h5 --units 1000 --time 2000 --rank 8
@@ -191,18 +191,26 @@ struct SimulateEphys: ParsableCommand {
     @Option(help: "Duration (s).") var duration = EphysSimulation().duration
     @Option(help: "Sampling rate (Hz).") var samplingRate = EphysSimulation().samplingRate
     @Option(help: "Mean firing rate per unit (Hz).") var firingRate = EphysSimulation().firingRate
-    @Option(help: "Noise σ; waveform peaks are about 10σ.") var noise = EphysSimulation().noise
+    @Option(help: "Noise σ.") var noise = EphysSimulation().noise
+    @Option(help: "Mean peak amplitude on a unit's home channel, in data units (units spread ±20% around it).")
+    var amplitude = EphysSimulation().amplitude
+    @Option(help: "Absolute refractory period (s): no two spikes of a unit closer than this.")
+    var refractoryPeriod = EphysSimulation().refractoryPeriod
+    @Option(help: "Length of each waveform (s).") var waveformDuration = EphysSimulation().waveformDuration
     @OptionGroup var options: CommonOptions
 
     func run() throws {
         let simulation = EphysSimulation(channels: channels, units: units, duration: duration,
                                          samplingRate: samplingRate, firingRate: firingRate, noise: noise,
-                                         seed: options.seed)
+                                         refractoryPeriod: refractoryPeriod, waveformDuration: waveformDuration,
+                                         amplitude: amplitude, seed: options.seed)
         try writeSimulation(
             kind: "ephys", options: options,
             parameters: [("channels", .integer(Int64(channels))), ("units", .integer(Int64(units))),
                          ("duration", .double(duration)), ("sampling_rate", .double(samplingRate)),
-                         ("firing_rate", .double(firingRate)), ("noise", .double(noise))],
+                         ("firing_rate", .double(firingRate)), ("noise", .double(noise)),
+                         ("amplitude", .double(amplitude)), ("refractory_period", .double(refractoryPeriod)),
+                         ("waveform_duration", .double(waveformDuration))],
             summary: "simulated \(duration) s of \(channels)-channel recording at \(samplingRate) Hz with \(units) units"
         ) {
             let result = try simulation.generate()
