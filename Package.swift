@@ -25,12 +25,13 @@ let package = Package(
         .target(name: "NFXIO", dependencies: ["HDF5Kit", "NFXCore"]),
 
         // Analyses.
-        .target(name: "Simulation", dependencies: ["NFXCore", "LinearAlgebra"]),
+        .target(name: "FixedPoints", dependencies: ["NFXCore", "LinearAlgebra"]),
+        .target(name: "Simulation", dependencies: ["NFXCore", "LinearAlgebra", "FixedPoints"]),
 
         // The command-line tool: argument parsing, input, output; no algorithms.
         .executableTarget(name: "nfx", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            "NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO", "Simulation",
+            "NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO", "Simulation", "FixedPoints",
         ]),
         // Measures the machine's floors (DGEMM, memory bandwidth, HDF5 I/O) for `make bench`.
         .executableTarget(name: "nfx-bench", dependencies: ["NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO"],
@@ -41,7 +42,9 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "NFXIOTests", dependencies: ["NFXIO", "HDF5Kit", "NFXCore"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "LinearAlgebra", "NFXCore"]),
+        .testTarget(name: "FixedPointsTests", dependencies: ["FixedPoints", "LinearAlgebra", "NFXCore", "HDF5Kit"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "LinearAlgebra", "NFXCore", "FixedPoints"]),
         .testTarget(name: "nfxTests", dependencies: ["nfx", "HDF5Kit", "NFXCore"]),
     ]
 )

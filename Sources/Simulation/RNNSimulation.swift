@@ -1,14 +1,7 @@
 import Foundation
 import LinearAlgebra
 import NFXCore
-
-/// The unit nonlinearity φ of a low-rank RNN.
-public enum Activation: String, Sendable, CaseIterable {
-    /// φ(x) = max(0, x).
-    case relu
-    /// φ_j(x) = relu(x) − relu(x − θ_j): linear between 0 and θ_j, flat above.
-    case clippedRelu = "clipped-relu"
-}
+import FixedPoints
 
 /// A random low-rank RNN with several fixed points of mixed stability, the ground truth for `nfx fixedpoints`.
 ///
@@ -96,71 +89,5 @@ public struct RNNSimulation: Sendable {
         return LowRankRNN(A: A, M: M, N: N, b: b, c: c,
                           clip: activation == .clippedRelu ? Array(repeating: 1, count: n) : nil,
                           activation: activation)
-    }
-}
-
-/// A low-rank RNN `z' = A·z + N·φ(M·z + b) + c`, as stored under `/rnn` (see the contract's "The low-rank RNN").
-public struct LowRankRNN: Sendable {
-    /// R × R.
-    public var A: Matrix
-    /// n × R: each unit's input weights from the latent space.
-    public var M: Matrix
-    /// R × n: each unit's contribution to the latent update.
-    public var N: Matrix
-    /// n.
-    public var b: [Double]
-    /// R.
-    public var c: [Double]
-    /// n thresholds θ of the clipped ReLU; nil for ReLU. A clipped-ReLU model without it uses θ = 1.
-    public var clip: [Double]?
-    public var activation: Activation
-
-    public init(A: Matrix, M: Matrix, N: Matrix, b: [Double], c: [Double], clip: [Double]?, activation: Activation) {
-        precondition(A.isSquare && M.columns == A.rows && N.rows == A.rows && N.columns == M.rows,
-                     "LowRankRNN: A \(A.rows)×\(A.columns), M \(M.rows)×\(M.columns), N \(N.rows)×\(N.columns)")
-        precondition(b.count == M.rows && c.count == A.rows && (clip?.count ?? M.rows) == M.rows,
-                     "LowRankRNN: b, c or clip has the wrong length")
-        self.A = A
-        self.M = M
-        self.N = N
-        self.b = b
-        self.c = c
-        self.clip = clip
-        self.activation = activation
-    }
-
-    /// n.
-    public var units: Int { M.rows }
-    /// R.
-    public var rank: Int { A.rows }
-
-    /// φ(M·z + b): each unit's activity at latent state z.
-    public func activity(_ z: [Double]) -> [Double] {
-        precondition(z.count == rank, "LowRankRNN.activity: z has \(z.count) entries, rank is \(rank)")
-        var x = b
-        for i in 0..<units {
-            var sum = x[i]
-            for r in 0..<rank { sum += M[i, r] * z[r] }
-            switch activation {
-            case .relu: x[i] = max(0, sum)
-            case .clippedRelu:
-                let theta = clip?[i] ?? 1
-                x[i] = max(0, sum) - max(0, sum - theta)
-            }
-        }
-        return x
-    }
-
-    /// One step of the map: A·z + N·φ(M·z + b) + c.
-    public func step(_ z: [Double]) -> [Double] {
-        let phi = activity(z)
-        var next = c
-        for r in 0..<rank {
-            var sum = next[r]
-            for s in 0..<rank { sum += A[r, s] * z[s] }
-            for i in 0..<units { sum += N[r, i] * phi[i] }
-            next[r] = sum
-        }
-        return next
     }
 }

@@ -5,6 +5,7 @@ import LinearAlgebra
 import NFXCore
 import NFXIO
 import Simulation
+import FixedPoints
 
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import XCTest
 import LinearAlgebra
 @testable import Simulation
+import FixedPoints
 
 final class RNNSimulationTests: XCTestCase {
     func testShapesAndClipPresentOnlyForClippedReLU() throws {

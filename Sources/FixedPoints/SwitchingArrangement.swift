@@ -1,0 +1,106 @@
+import LinearAlgebra
+
+/// The switching hyperplanes of a piecewise-linear RNN and the affine map F takes inside each region.
+///
+/// Every hyperplane h is {z : m_j·z + β_h = 0} for a unit j: β_h = b_j for ReLU; clipped ReLU adds a second,
+/// parallel hyperplane β_h = b_j − θ_j, since relu(x) − relu(x − θ) switches at 0 and at θ. On the positive side
+/// of h the unit contributes w_h·n_j·(m_j·z + β_h) with w_h = +1 at 0 and −1 at θ, so a region's map is
+/// z ↦ (A + K) z + k + c with K = Σ_{h positive} w_h n_j m_jᵀ and k = Σ_{h positive} w_h β_h n_j, and crossing one
+/// hyperplane changes K by one rank-1 term (Durstewitz 2017; Pals et al. 2024, Proposition 1).
+struct SwitchingArrangement: Sendable {
+    let rank: Int
+    let count: Int
+    /// m_j of each hyperplane, count × rank.
+    let normals: [Double]
+    /// β_h, exact.
+    let offsets: [Double]
+    let units: [Int]
+    /// w_h n_j m_jᵀ, count × rank × rank.
+    let outer: [Double]
+    /// w_h β_h n_j, count × rank.
+    let shift: [Double]
+    /// I − A (rank × rank) and c: the fixed-point system is (I − A − K) z = k + c.
+    let identityMinusA: [Double]
+    let c: [Double]
+
+    init(_ model: LowRankRNN) {
+        precondition(model.activation.isPiecewiseLinear)
+        let R = model.rank
+        var normals: [Double] = [], offsets: [Double] = [], units: [Int] = [], weights: [Double] = []
+        for j in 0..<model.units {
+            let row = (0..<R).map { model.M[j, $0] }
+            normals += row
+            offsets.append(model.b[j])
+            units.append(j)
+            weights.append(1)
+            if model.activation == .clippedRelu {
+                normals += row
+                offsets.append(model.b[j] - model.threshold(j))
+                units.append(j)
+                weights.append(-1)
+            }
+        }
+        let count = units.count
+        var outer = [Double](repeating: 0, count: count * R * R)
+        var shift = [Double](repeating: 0, count: count * R)
+        for h in 0..<count {
+            let j = units[h]
+            for r in 0..<R {
+                let weighted = weights[h] * model.N[r, j]
+                shift[h * R + r] = weighted * offsets[h]
+                for s in 0..<R { outer[(h * R + r) * R + s] = weighted * normals[h * R + s] }
+            }
+        }
+        var identityMinusA = [Double](repeating: 0, count: R * R)
+        for r in 0..<R { for s in 0..<R { identityMinusA[r * R + s] = (r == s ? 1 : 0) - model.A[r, s] } }
+        self.rank = R
+        self.count = count
+        self.normals = normals
+        self.offsets = offsets
+        self.units = units
+        self.outer = outer
+        self.shift = shift
+        self.identityMinusA = identityMinusA
+        self.c = model.c
+    }
+
+    /// Adds (sign +1) or removes (−1) hyperplane h's term to a region's K and k.
+    @inline(__always)
+    func accumulate(_ h: Int, sign: Double, K: UnsafeMutablePointer<Double>, k: UnsafeMutablePointer<Double>) {
+        let R = rank
+        outer.withUnsafeBufferPointer { o in
+            let base = h * R * R
+            for i in 0..<R * R { K[i] += sign * o[base + i] }
+        }
+        shift.withUnsafeBufferPointer { s in
+            for r in 0..<R { k[r] += sign * s[h * R + r] }
+        }
+    }
+
+    /// The fixed point of the affine map with terms K, k, written to z; false when I − A − K is singular
+    /// (no isolated fixed point in that region).
+    @inline(__always)
+    func solveFixedPoint(K: UnsafePointer<Double>, k: UnsafePointer<Double>,
+                         scratch: UnsafeMutablePointer<Double>, z: UnsafeMutablePointer<Double>) -> Bool {
+        let R = rank
+        for i in 0..<R * R { scratch[i] = identityMinusA[i] - K[i] }
+        for r in 0..<R { z[r] = k[r] + c[r] }
+        return SmallLinearSystem.solve(scratch, z, R, relativeTolerance: 1e-11)
+    }
+
+    /// m_h·z + β_h.
+    @inline(__always)
+    func value(_ h: Int, at z: UnsafePointer<Double>) -> Double {
+        var sum = offsets[h]
+        for r in 0..<rank { sum += normals[h * rank + r] * z[r] }
+        return sum
+    }
+
+    /// Tolerance for "on the required side" of h at z: rounding of m·z + β, relative to its terms.
+    @inline(__always)
+    func tolerance(_ h: Int, at z: UnsafePointer<Double>) -> Double {
+        var magnitude = abs(offsets[h])
+        for r in 0..<rank { magnitude += abs(normals[h * rank + r] * z[r]) }
+        return 1e-9 * (1 + magnitude)
+    }
+}
