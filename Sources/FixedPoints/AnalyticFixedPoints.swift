@@ -169,9 +169,8 @@ struct ArrangementWalk: Sendable {
                                   direction: direction)
         if k == 0 { return context.pointRegion() }
         if k == 1 {
-            var workspace = LineWorkspace(hyperplanes: H, rank: R, dimension: k)
             var outcome = Outcome()
-            context.walkLine(subset: [], workspace: &workspace, into: &outcome)
+            context.walkLine(subset: [], workspace: LineWorkspace(walk: self, dimension: k), into: &outcome)
             return outcome
         }
         // Lines are (k − 1)-subsets; a task is every subset starting with one index.
@@ -180,12 +179,12 @@ struct ArrangementWalk: Sendable {
         let workers = min(threads, tasks)
         let results = ResultBox()
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            var workspace = LineWorkspace(hyperplanes: H, rank: R, dimension: k)
+            let workspace = LineWorkspace(walk: self, dimension: k)
             var outcome = Outcome()
             var subset = [Int](repeating: 0, count: k - 1)
             while let first = state.next() {
                 subset[0] = first
-                context.enumerateSubsets(&subset, position: 1, workspace: &workspace, into: &outcome)
+                context.enumerateSubsets(&subset, position: 1, workspace: workspace, into: &outcome)
                 if let progress { progress(state.finished(), tasks) }
             }
             results.merge(outcome)
@@ -204,17 +203,17 @@ struct LineContext {
 
     var arrangement: SwitchingArrangement { walk.arrangement }
 
-    func enumerateSubsets(_ subset: inout [Int], position: Int, workspace: inout LineWorkspace,
+    func enumerateSubsets(_ subset: inout [Int], position: Int, workspace: LineWorkspace,
                           into outcome: inout ArrangementWalk.Outcome) {
         if position == subset.count {
-            walkLine(subset: subset, workspace: &workspace, into: &outcome)
+            walkLine(subset: subset, workspace: workspace, into: &outcome)
             return
         }
         let H = arrangement.count
         var next = subset[position - 1] + 1
         while next <= H - (subset.count - position) {
             subset[position] = next
-            enumerateSubsets(&subset, position: position + 1, workspace: &workspace, into: &outcome)
+            enumerateSubsets(&subset, position: position + 1, workspace: workspace, into: &outcome)
             next += 1
         }
     }
@@ -222,215 +221,248 @@ struct LineContext {
     /// The single region of a 0-dimensional flat (a point below everything).
     func pointRegion() -> ArrangementWalk.Outcome {
         var outcome = ArrangementWalk.Outcome()
-        var workspace = LineWorkspace(hyperplanes: arrangement.count, rank: arrangement.rank, dimension: 0)
-        for h in 0..<arrangement.count { workspace.positive[h] = offsets[h] > 0 }
-        workspace.resetMap()
-        for h in 0..<arrangement.count where workspace.positive[h] { workspace.add(h, arrangement) }
+        let w = LineWorkspace(walk: walk, dimension: 0)
+        w.resetMap()
+        for h in 0..<arrangement.count {
+            w.positive[h] = offsets[h] > 0
+            if w.positive[h] { w.toggleMap(h, sign: 1) }
+        }
         outcome.regions = 1
-        workspace.solveRegion(arrangement: arrangement, subset: [], lambda: [], crossing: -1,
-                              checkOrder: walk.checkOrder, into: &outcome)
+        w.solveRegion(subset: [], crossing: -1, into: &outcome)
         return outcome
     }
 
     /// Walks the line where the hyperplanes of `subset` meet inside the flat, emitting the region above every
     /// vertex formed with a later hyperplane (so each vertex is handled on exactly one line).
-    func walkLine(subset: [Int], workspace w: inout LineWorkspace, into outcome: inout ArrangementWalk.Outcome) {
+    func walkLine(subset: [Int], workspace w: LineWorkspace, into outcome: inout ArrangementWalk.Outcome) {
         let H = arrangement.count
-        guard let line = w.line(subset: subset, normals: normals, offsets: offsets, direction: direction, k: k)
-        else { return }
+        guard w.line(subset: subset, normals: normals, offsets: offsets, direction: direction) else { return }
         let lastIndex = subset.last ?? -1
-        for (position, h) in subset.enumerated() { w.subsetPosition[h] = position }
+        for (position, h) in subset.enumerated() { w.subsetPosition[h] = Int32(position) }
         defer { for h in subset { w.subsetPosition[h] = -1 } }
 
         w.resetMap()
-        w.crossingCount = 0
-        for h in 0..<H where w.subsetPosition[h] < 0 {
-            var value = offsets[h], slope = 0.0, size = 0.0
-            for a in 0..<k {
-                value += normals[h * k + a] * line.point[a]
-                slope += normals[h * k + a] * line.direction[a]
-                size += abs(normals[h * k + a])
+        var crossings = 0
+        normals.withUnsafeBufferPointer { normalsBuffer in
+            let n = normalsBuffer.baseAddress!
+            for h in 0..<H where w.subsetPosition[h] < 0 {
+                var value = offsets[h], slope = 0.0, size = 0.0
+                for a in 0..<k {
+                    value += n[h * k + a] * w.linePoint[a]
+                    slope += n[h * k + a] * w.lineDirection[a]
+                    size += abs(n[h * k + a])
+                }
+                if abs(slope) <= 1e-13 * size {
+                    w.positive[h] = value > 0
+                } else {
+                    w.keys[crossings] = RadixSort.key(-value / slope)
+                    w.order[crossings] = Int32(h)
+                    crossings += 1
+                    w.positive[h] = slope < 0
+                }
+                if w.positive[h] { w.toggleMap(h, sign: 1) }
             }
-            if abs(slope) <= 1e-13 * size {
-                w.positive[h] = value > 0
-            } else {
-                w.crossings[w.crossingCount] = (-value / slope, h)
-                w.crossingCount += 1
-                w.positive[h] = slope < 0
-            }
-            if w.positive[h] { w.add(h, arrangement) }
         }
-        w.sortCrossings()
-        let heightAtOrigin = zip(direction, line.point).reduce(0) { $0 + $1.0 * $1.1 }
-        let heightSlope = zip(direction, line.direction).reduce(0) { $0 + $1.0 * $1.1 }
-        var lambda = [Double](repeating: 0, count: k)
-        for index in 0..<w.crossingCount {
-            let (t, h) = w.crossings[index]
-            if w.positive[h] { w.remove(h, arrangement) }
+        RadixSort.sort(&w.keys, &w.order, spareKeys: &w.spareKeys, sparePayload: &w.spareOrder, count: crossings,
+                       counts: w.counts)
+        var heightAtOrigin = 0.0, heightSlope = 0.0
+        for a in 0..<k {
+            heightAtOrigin += direction[a] * w.linePoint[a]
+            heightSlope += direction[a] * w.lineDirection[a]
+        }
+        var lowest = Double.infinity, highest = -Double.infinity
+        for index in 0..<crossings {
+            let h = Int(w.order[index])
+            if w.positive[h] { w.toggleMap(h, sign: -1) }
             if h > lastIndex {
                 outcome.regions += 1
-                let height = heightAtOrigin + t * heightSlope
-                outcome.lowestHeight = min(outcome.lowestHeight ?? height, height)
-                outcome.highestHeight = max(outcome.highestHeight ?? height, height)
+                let height = heightAtOrigin + RadixSort.value(w.keys[index]) * heightSlope
+                lowest = min(lowest, height)
+                highest = max(highest, height)
                 // The region whose lowest point is this vertex lies, for each hyperplane through it, on the side
                 // given by the sign of d's coefficient on that hyperplane's normal (LP duality at the vertex).
-                if w.coefficients(of: direction, subset: subset, crossing: h, normals: normals, k: k, into: &lambda) {
-                    w.solveRegion(arrangement: arrangement, subset: subset, lambda: lambda, crossing: h,
-                                  checkOrder: walk.checkOrder, into: &outcome)
+                if w.coefficients(of: direction, subset: subset, crossing: h, normals: normals) {
+                    w.solveRegion(subset: subset, crossing: h, into: &outcome)
                 }
             }
             w.positive[h].toggle()
-            if w.positive[h] { w.add(h, arrangement) }
+            if w.positive[h] { w.toggleMap(h, sign: 1) }
+        }
+        if lowest <= highest {
+            outcome.lowestHeight = min(outcome.lowestHeight ?? lowest, lowest)
+            outcome.highestHeight = max(outcome.highestHeight ?? highest, highest)
         }
     }
 }
 
-/// Per-thread buffers, reused for every line so the walk allocates nothing per region.
-struct LineWorkspace {
-    var positive: [Bool]
-    var subsetPosition: [Int]
-    var crossings: [(Double, Int)]
-    var crossingCount = 0
-    var K: [Double]
-    var k: [Double]
-    var regionK: [Double]
-    var regionk: [Double]
-    var scratch: [Double]
-    var z: [Double]
+/// Per-thread buffers, allocated once and reused for every line, so that the walk allocates nothing per region.
+final class LineWorkspace {
+    let arrangement: SwitchingArrangement
+    let checkOrder: UnsafeMutablePointer<Int32>
     let rank: Int
+    let dimension: Int
+    let positive: UnsafeMutablePointer<Bool>
+    let subsetPosition: UnsafeMutablePointer<Int32>
+    var keys: UnsafeMutablePointer<UInt64>
+    var spareKeys: UnsafeMutablePointer<UInt64>
+    var order: UnsafeMutablePointer<Int32>
+    var spareOrder: UnsafeMutablePointer<Int32>
+    let counts: UnsafeMutablePointer<Int>
+    let K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection: UnsafeMutablePointer<Double>
+    private var owned: [UnsafeMutableRawPointer] = []
 
-    init(hyperplanes: Int, rank: Int, dimension: Int) {
-        positive = Array(repeating: false, count: hyperplanes)
-        subsetPosition = Array(repeating: -1, count: hyperplanes)
-        crossings = Array(repeating: (0, 0), count: hyperplanes)
-        K = Array(repeating: 0, count: rank * rank)
-        k = Array(repeating: 0, count: rank)
-        regionK = K
-        regionk = k
-        scratch = Array(repeating: 0, count: max(rank, dimension) * max(rank, dimension))
-        z = Array(repeating: 0, count: max(rank, dimension))
-        self.rank = rank
-    }
-
-    mutating func resetMap() {
-        for i in K.indices { K[i] = 0 }
-        for i in k.indices { k[i] = 0 }
-    }
-
-    mutating func add(_ h: Int, _ arrangement: SwitchingArrangement) {
-        K.withUnsafeMutableBufferPointer { Kp in
-            k.withUnsafeMutableBufferPointer { kp in arrangement.accumulate(h, sign: 1, K: Kp.baseAddress!, k: kp.baseAddress!) }
+    init(walk: ArrangementWalk, dimension: Int) {
+        arrangement = walk.arrangement
+        let H = arrangement.count, R = arrangement.rank
+        rank = R
+        self.dimension = dimension
+        func make<T>(_ count: Int, _ value: T) -> UnsafeMutablePointer<T> {
+            let pointer = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
+            pointer.initialize(repeating: value, count: max(count, 1))
+            return pointer
         }
+        checkOrder = make(H, 0)
+        for (i, h) in walk.checkOrder.enumerated() { checkOrder[i] = Int32(h) }
+        positive = make(H, false)
+        subsetPosition = make(H, -1)
+        keys = make(H, 0)
+        spareKeys = make(H, 0)
+        order = make(H, 0)
+        spareOrder = make(H, 0)
+        counts = make(256, 0)
+        let side = max(R, dimension)
+        K = make(R * R, 0.0)
+        k = make(R, 0.0)
+        regionK = make(R * R, 0.0)
+        regionk = make(R, 0.0)
+        scratch = make(side * side, 0.0)
+        z = make(side, 0.0)
+        lambda = make(side, 0.0)
+        linePoint = make(side, 0.0)
+        lineDirection = make(side, 0.0)
     }
 
-    mutating func remove(_ h: Int, _ arrangement: SwitchingArrangement) {
-        K.withUnsafeMutableBufferPointer { Kp in
-            k.withUnsafeMutableBufferPointer { kp in arrangement.accumulate(h, sign: -1, K: Kp.baseAddress!, k: kp.baseAddress!) }
+    deinit {
+        for pointer in [checkOrder, subsetPosition, order, spareOrder] as [UnsafeMutablePointer<Int32>] { pointer.deallocate() }
+        for pointer in [K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection] { pointer.deallocate() }
+        keys.deallocate()
+        spareKeys.deallocate()
+        positive.deallocate()
+        counts.deallocate()
+    }
+
+    func resetMap() {
+        for i in 0..<rank * rank { K[i] = 0 }
+        for i in 0..<rank { k[i] = 0 }
+    }
+
+    @inline(__always)
+    func toggleMap(_ h: Int, sign: Double) { arrangement.accumulate(h, sign: sign, K: K, k: k) }
+
+    /// The line {y : ã_h·y + β̂_h = 0 for h in subset} as point + t·direction (written to linePoint and
+    /// lineDirection), the direction being d's part orthogonal to the subset's normals; false when the normals are
+    /// dependent (no line).
+    func line(subset: [Int], normals: [Double], offsets: [Double], direction: [Double]) -> Bool {
+        let m = subset.count, k = dimension
+        guard m > 0 else {
+            for i in 0..<k {
+                linePoint[i] = 0
+                lineDirection[i] = direction[i]
+            }
+            return true
         }
-    }
-
-    mutating func sortCrossings() {
-        crossings[0..<crossingCount].sort { $0.0 < $1.0 }
-    }
-
-    /// The line {y : ã_h·y + β̂_h = 0 for h in subset} as point + t·direction, the direction being d's part
-    /// orthogonal to the subset's normals; nil when the normals are dependent (no line).
-    func line(subset: [Int], normals: [Double], offsets: [Double], direction: [Double], k: Int)
-        -> (point: [Double], direction: [Double])? {
-        let m = subset.count
-        var q = [[Double]]()
+        // Gram–Schmidt of the subset's normals: rows = lower · q.
+        var q = [Double](repeating: 0, count: m * k)
         var lower = [Double](repeating: 0, count: m * m)
         for (a, h) in subset.enumerated() {
-            var v = (0..<k).map { normals[h * k + $0] }
-            let size = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            for b in 0..<a {
-                let projection = zip(q[b], v).reduce(0) { $0 + $1.0 * $1.1 }
-                lower[a * m + b] = projection
-                for i in 0..<k { v[i] -= projection * q[b][i] }
+            var size = 0.0
+            for i in 0..<k {
+                q[a * k + i] = normals[h * k + i]
+                size += normals[h * k + i] * normals[h * k + i]
             }
-            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            guard norm > 1e-10 * size, norm > 0 else { return nil }
+            for b in 0..<a {
+                var projection = 0.0
+                for i in 0..<k { projection += q[b * k + i] * q[a * k + i] }
+                lower[a * m + b] = projection
+                for i in 0..<k { q[a * k + i] -= projection * q[b * k + i] }
+            }
+            var norm = 0.0
+            for i in 0..<k { norm += q[a * k + i] * q[a * k + i] }
+            norm = norm.squareRoot()
+            guard norm > 1e-10 * size.squareRoot(), norm > 0 else { return false }
             lower[a * m + a] = norm
-            q.append(v.map { $0 / norm })
+            for i in 0..<k { q[a * k + i] /= norm }
+        }
+        for i in 0..<k {
+            linePoint[i] = 0
+            lineDirection[i] = direction[i]
         }
         var alpha = [Double](repeating: 0, count: m)
         for a in 0..<m {
             var sum = -offsets[subset[a]]
             for b in 0..<a { sum -= lower[a * m + b] * alpha[b] }
             alpha[a] = sum / lower[a * m + a]
+            var projection = 0.0
+            for i in 0..<k { projection += q[a * k + i] * lineDirection[i] }
+            for i in 0..<k {
+                linePoint[i] += alpha[a] * q[a * k + i]
+                lineDirection[i] -= projection * q[a * k + i]
+            }
         }
-        var point = [Double](repeating: 0, count: k)
-        for a in 0..<m { for i in 0..<k { point[i] += alpha[a] * q[a][i] } }
-        var u = direction
-        for a in 0..<m {
-            let projection = zip(q[a], u).reduce(0) { $0 + $1.0 * $1.1 }
-            for i in 0..<k { u[i] -= projection * q[a][i] }
-        }
-        let norm = u.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        guard norm > 1e-10 else { return nil }
-        return (point, u.map { $0 / norm })
+        var norm = 0.0
+        for i in 0..<k { norm += lineDirection[i] * lineDirection[i] }
+        norm = norm.squareRoot()
+        guard norm > 1e-10 else { return false }
+        for i in 0..<k { lineDirection[i] /= norm }
+        return true
     }
 
-    /// λ with Σ λ_a ã_{S_a} = d for S = subset + [crossing]; false if the normals are dependent.
-    mutating func coefficients(of d: [Double], subset: [Int], crossing: Int, normals: [Double], k: Int,
-                               into lambda: inout [Double]) -> Bool {
+    /// λ with Σ λ_a ã_{S_a} = d for S = subset + [crossing], into `lambda`; false if the normals are dependent.
+    @inline(__always)
+    func coefficients(of d: [Double], subset: [Int], crossing: Int, normals: [Double]) -> Bool {
+        let k = dimension
         for a in 0..<k {
             let h = a < subset.count ? subset[a] : crossing
             for r in 0..<k { scratch[r * k + a] = normals[h * k + r] }
             lambda[a] = d[a]
         }
-        return scratch.withUnsafeMutableBufferPointer { s in
-            lambda.withUnsafeMutableBufferPointer { l in SmallLinearSystem.solve(s.baseAddress!, l.baseAddress!, k) }
-        }
+        return SmallLinearSystem.solve(scratch, lambda, k)
     }
 
     /// Builds the region's map (walk state, plus the hyperplanes through the vertex on the sides λ picks),
     /// solves its fixed point and keeps it if it lies in the region under the exact model.
-    mutating func solveRegion(arrangement: SwitchingArrangement, subset: [Int], lambda: [Double], crossing: Int,
-                              checkOrder: [Int], into outcome: inout ArrangementWalk.Outcome) {
+    @inline(__always)
+    func solveRegion(subset: [Int], crossing: Int, into outcome: inout ArrangementWalk.Outcome) {
         let R = rank
         for i in 0..<R * R { regionK[i] = K[i] }
         for r in 0..<R { regionk[r] = k[r] }
-        let through = subset + (crossing >= 0 ? [crossing] : [])
-        for (a, h) in through.enumerated() where lambda[a] > 0 {
-            regionK.withUnsafeMutableBufferPointer { Kp in
-                regionk.withUnsafeMutableBufferPointer { kp in
-                    arrangement.accumulate(h, sign: 1, K: Kp.baseAddress!, k: kp.baseAddress!)
-                }
-            }
+        for (a, h) in subset.enumerated() where lambda[a] > 0 {
+            arrangement.accumulate(h, sign: 1, K: regionK, k: regionk)
         }
-        let solved = regionK.withUnsafeBufferPointer { Kp in
-            regionk.withUnsafeBufferPointer { kp in
-                scratch.withUnsafeMutableBufferPointer { s in
-                    z.withUnsafeMutableBufferPointer { zp in
-                        arrangement.solveFixedPoint(K: Kp.baseAddress!, k: kp.baseAddress!, scratch: s.baseAddress!,
-                                                    z: zp.baseAddress!)
-                    }
-                }
-            }
-        }
-        guard solved else {
+        let crossingOn = crossing >= 0 && lambda[subset.count] > 0
+        if crossingOn { arrangement.accumulate(crossing, sign: 1, K: regionK, k: regionk) }
+        guard arrangement.solveFixedPoint(K: regionK, k: regionk, scratch: scratch, z: z) else {
             outcome.singularRegions += 1
             return
         }
-        let inside: Bool = z.withUnsafeBufferPointer { zp in
-            let point = zp.baseAddress!
-            for g in checkOrder {
-                let required: Bool
-                if g == crossing {
-                    required = lambda[through.count - 1] > 0
-                } else if subsetPosition[g] >= 0 {
-                    required = lambda[subsetPosition[g]] > 0
-                } else {
-                    required = positive[g]
-                }
-                let value = arrangement.value(g, at: point)
-                let tolerance = arrangement.tolerance(g, at: point)
-                if required ? value < -tolerance : value > tolerance { return false }
+        for index in 0..<arrangement.count {
+            let g = Int(checkOrder[index])
+            let required: Bool
+            if g == crossing {
+                required = crossingOn
+            } else if subsetPosition[g] >= 0 {
+                required = lambda[Int(subsetPosition[g])] > 0
+            } else {
+                required = positive[g]
             }
-            return true
+            let value = arrangement.value(g, at: z)
+            if required ? value < 0 : value > 0 {
+                // Only now pay for the rounding-aware tolerance: most candidates fail far from the boundary.
+                let tolerance = arrangement.tolerance(g, at: z)
+                if required ? value < -tolerance : value > tolerance { return }
+            }
         }
-        if inside { outcome.candidates.append(Array(z[0..<R])) }
+        outcome.candidates.append(Array(UnsafeBufferPointer(start: z, count: R)))
     }
 }
 

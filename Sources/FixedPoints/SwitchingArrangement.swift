@@ -69,11 +69,12 @@ struct SwitchingArrangement: Sendable {
     func accumulate(_ h: Int, sign: Double, K: UnsafeMutablePointer<Double>, k: UnsafeMutablePointer<Double>) {
         let R = rank
         outer.withUnsafeBufferPointer { o in
-            let base = h * R * R
-            for i in 0..<R * R { K[i] += sign * o[base + i] }
+            let base = o.baseAddress! + h * R * R
+            for i in 0..<R * R { K[i] += sign * base[i] }
         }
         shift.withUnsafeBufferPointer { s in
-            for r in 0..<R { k[r] += sign * s[h * R + r] }
+            let base = s.baseAddress! + h * R
+            for r in 0..<R { k[r] += sign * base[r] }
         }
     }
 
@@ -91,9 +92,14 @@ struct SwitchingArrangement: Sendable {
     /// m_h·z + β_h.
     @inline(__always)
     func value(_ h: Int, at z: UnsafePointer<Double>) -> Double {
-        var sum = offsets[h]
-        for r in 0..<rank { sum += normals[h * rank + r] * z[r] }
-        return sum
+        offsets.withUnsafeBufferPointer { o in
+            normals.withUnsafeBufferPointer { n in
+                let row = n.baseAddress! + h * rank
+                var sum = o[h]
+                for r in 0..<rank { sum += row[r] * z[r] }
+                return sum
+            }
+        }
     }
 
     /// Tolerance for "on the required side" of h at z: rounding of m·z + β, relative to its terms.
