@@ -52,6 +52,37 @@ static inline nfx_error_text nfx_innermost_error(void) {
     return out;
 }
 
+/// 1 when `name` in `group` is a hard link (soft and external links are not followed by listings: they can loop).
+static inline int nfx_is_hard_link(hid_t group, const char *name) {
+    H5L_info_t info;
+    if (H5Lget_info(group, name, &info, H5P_DEFAULT) < 0) return 0;
+    return info.type == H5L_TYPE_HARD;
+}
+
+/// The object's address in the file: the same object reached by two hard links has one address.
+static inline haddr_t nfx_object_address(hid_t object) {
+    H5O_info_t info;
+    if (H5Oget_info2(object, &info, H5O_INFO_BASIC) < 0) return HADDR_UNDEF;
+    return info.addr;
+}
+
+/// A file-access property list for reading without HDF5's file locks, which fail on NFS/Lustre and on files
+/// another program has open for writing, and which a reader does not need.
+static inline hid_t nfx_read_access_properties(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_file_locking(fapl, 0, 1);
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    return fapl;
+}
+
+/// Closing a file closes every object still open in it, so that a closed file is really closed (and can be
+/// renamed, or reopened with other settings) even if a dataset handle is still referenced somewhere.
+static inline hid_t nfx_create_access_properties(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    return fapl;
+}
+
 static inline int nfx_attribute_count(hid_t object) {
     H5O_info_t info;
     if (H5Oget_info2(object, &info, H5O_INFO_NUM_ATTRS) < 0) return -1;

@@ -88,6 +88,8 @@ extension HDF5AttributeHolder {
             let type = scope.own(H5Aget_type(attribute), .datatype)
             let space = scope.own(H5Aget_space(attribute), .dataspace)
             let count = Int(H5Sget_simple_extent_npoints(space))
+            // An empty (null dataspace) attribute, h5py's h5py.Empty, has no value to show.
+            guard H5Sget_simple_extent_type(space) != H5S_NULL, count > 0 else { return nil }
             let isScalar = H5Sget_simple_extent_ndims(space) == 0
             let fail = { HDF5Error.readFailed(file: filePath, object: "\(objectPath)@\(name)", reason: innermostHDF5Error()) }
 

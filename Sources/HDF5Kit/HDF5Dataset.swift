@@ -1,4 +1,5 @@
 import CHDF5
+import Foundation
 import NFXCore
 
 /// A dataset's shape, element type and storage, as `nfx info` shows them.
@@ -9,6 +10,8 @@ public struct HDF5StorageInfo: Sendable, Equatable {
     public let chunks: [Int]?
     /// Filters in pipeline order, e.g. ["shuffle", "gzip(4)"].
     public let filters: [String]
+    /// Filters in the pipeline that this libhdf5 cannot run.
+    public var unavailableFilters: [String] = []
 }
 
 /// An n-dimensional array stored in an HDF5 file.
@@ -21,7 +24,20 @@ public final class HDF5Dataset: HDF5AttributeHolder, @unchecked Sendable {
 
     public var shape: [Int] { storageInfo.shape }
     public var elementType: HDF5ElementType { storageInfo.elementType }
-    public var count: Int { shape.reduce(1, *) }
+    /// The number of elements; nil when it overflows Int.
+    public var checkedCount: Int? { checkedElementCount(shape) }
+    public var count: Int { checkedCount ?? Int.max }
+
+    /// Throws before a read that cannot succeed: an undecodable filter, or more elements than memory holds.
+    func checkReadable(elements: Int?, elementSize: Int) throws {
+        if !storageInfo.unavailableFilters.isEmpty {
+            throw HDF5Error.unavailableFilter(file: filePath, object: objectPath, filters: storageInfo.unavailableFilters)
+        }
+        let memory = Double(ProcessInfo.processInfo.physicalMemory)
+        guard let elements, Double(elements) * Double(elementSize) <= 0.8 * memory else {
+            throw HDF5Error.tooLarge(file: filePath, object: objectPath, shape: shape)
+        }
+    }
 
     init(filePath: String, objectPath: String, handle: HDF5Handle, file: HDF5Handle) throws {
         self.filePath = filePath
@@ -39,7 +55,10 @@ public final class HDF5Dataset: HDF5AttributeHolder, @unchecked Sendable {
             let rank = Int(H5Sget_simple_extent_ndims(space))
             var dims = [hsize_t](repeating: 0, count: max(rank, 1))
             if rank > 0 { H5Sget_simple_extent_dims(space, &dims, nil) }
-            let shape = rank > 0 ? dims.prefix(rank).map { Int($0) } : []
+            // A null dataspace (h5py.Empty) holds nothing: shown and read as an empty vector.
+            let isNull = H5Sget_simple_extent_type(space) == H5S_NULL
+            let shape = isNull ? [0] : rank > 0 ? dims.prefix(rank).map { Int(clamping: $0) } : []
+            var unavailable: [String] = []
 
             let creation = scope.own(H5Dget_create_plist(handle.id), .propertyList)
             var chunks: [Int]?
@@ -56,6 +75,10 @@ public final class HDF5Dataset: HDF5AttributeHolder, @unchecked Sendable {
                     var config: UInt32 = 0
                     let filter = H5Pget_filter2(creation, UInt32(index), &flags, &valueCount, &values,
                                                 name.count, &name, &config)
+                    if H5Zfilter_avail(filter) <= 0 {
+                        let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                        unavailable.append(filter == 32000 ? "lzf" : text.isEmpty ? "filter \(filter)" : text)
+                    }
                     switch filter {
                     case H5Z_FILTER_DEFLATE: filters.append("gzip(\(valueCount > 0 ? values[0] : 0))")
                     case H5Z_FILTER_SHUFFLE: filters.append("shuffle")
@@ -68,7 +91,7 @@ public final class HDF5Dataset: HDF5AttributeHolder, @unchecked Sendable {
                 }
             }
             return HDF5StorageInfo(shape: shape, elementType: HDF5ElementType(datatype: type), chunks: chunks,
-                                   filters: filters)
+                                   filters: filters, unavailableFilters: unavailable)
         }
     }
 
@@ -77,6 +100,7 @@ public final class HDF5Dataset: HDF5AttributeHolder, @unchecked Sendable {
         guard elementType.isNumeric else {
             throw HDF5Error.unsupportedType(file: filePath, object: objectPath, type: elementType.description)
         }
+        try checkReadable(elements: checkedCount, elementSize: MemoryLayout<T>.stride)
         guard count > 0 else { return NDArray(shape: shape, elements: []) }
         let values = try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             try HDF5Library.synchronized {
@@ -106,7 +130,9 @@ public final class HDF5Dataset: HDF5AttributeHolder, @unchecked Sendable {
         }
         var outputShape = shape
         outputShape[0] = rows.count
-        let total = outputShape.reduce(1, *)
+        let checkedTotal = checkedElementCount(outputShape)
+        try checkReadable(elements: checkedTotal, elementSize: MemoryLayout<T>.stride)
+        let total = checkedTotal!
         guard total > 0 else { return NDArray(shape: outputShape, elements: []) }
         let values = try [T](unsafeUninitializedCapacity: total) { buffer, initialized in
           try HDF5Library.synchronized {

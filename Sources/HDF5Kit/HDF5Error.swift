@@ -15,6 +15,10 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
     case writeFailed(file: String, object: String, reason: String)
     case invalidSelection(file: String, object: String, reason: String)
     case closeFailed(file: String, reason: String)
+    /// The dataset would not fit in memory (or its element count overflows).
+    case tooLarge(file: String, object: String, shape: [Int])
+    /// Compressed with a filter this libhdf5 lacks (h5py's lzf, blosc, …).
+    case unavailableFilter(file: String, object: String, filters: [String])
 
     public var description: String {
         switch self {
@@ -40,6 +44,10 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
             return "\(file):\(object): \(reason)"
         case .closeFailed(let file, let reason):
             return "closing \(file) failed, the disk may be full (\(reason))"
+        case .tooLarge(let file, let object, let shape):
+            return "\(file):\(object) is \(shape.map(String.init).joined(separator: " × ")), too large to load into this machine's memory"
+        case .unavailableFilter(let file, let object, let filters):
+            return "\(file):\(object) is compressed with \(filters.joined(separator: ", ")), which this HDF5 library cannot decode"
         }
     }
 

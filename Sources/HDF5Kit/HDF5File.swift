@@ -37,17 +37,24 @@ public final class HDF5File: @unchecked Sendable {
     public static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
         guard hasSignature(path: path) else { throw HDF5Error.notHDF5(file: path) }
         return try HDF5Library.synchronized {
-            let id = H5Fopen(path, writable ? nfx_H5F_ACC_RDWR() : nfx_H5F_ACC_RDONLY(), nfx_H5P_DEFAULT())
+            let access = writable ? nfx_create_access_properties() : nfx_read_access_properties()
+            defer { H5Pclose(access) }
+            let id = H5Fopen(path, writable ? nfx_H5F_ACC_RDWR() : nfx_H5F_ACC_RDONLY(), access)
             guard id >= 0 else { throw HDF5Error.unreadableFile(file: path, reason: innermostHDF5Error()) }
-            return HDF5File(path: path, id: id)
+            let file = HDF5File(path: path, id: id)
+            guard file.root.handle.id >= 0 else {
+                throw HDF5Error.unreadableFile(file: path, reason: innermostHDF5Error())
+            }
+            return file
         }
     }
 
     /// Creates a new file, replacing any file of that name when `overwrite`, failing otherwise.
     public static func create(_ path: String, overwrite: Bool = false) throws -> HDF5File {
         try HDF5Library.synchronized {
-            let id = H5Fcreate(path, overwrite ? nfx_H5F_ACC_TRUNC() : nfx_H5F_ACC_EXCL(), nfx_H5P_DEFAULT(),
-                               nfx_H5P_DEFAULT())
+            let access = nfx_create_access_properties()
+            defer { H5Pclose(access) }
+            let id = H5Fcreate(path, overwrite ? nfx_H5F_ACC_TRUNC() : nfx_H5F_ACC_EXCL(), nfx_H5P_DEFAULT(), access)
             guard id >= 0 else { throw HDF5Error.cannotCreate(file: path, reason: innermostHDF5Error()) }
             return HDF5File(path: path, id: id)
         }

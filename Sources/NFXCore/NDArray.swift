@@ -99,6 +99,18 @@ extension NDArray where Element: BinaryFloatingPoint {
     }
 }
 
+/// The number of elements of a shape, or nil when it overflows Int (a corrupt or hostile header).
+public func checkedElementCount(_ shape: [Int]) -> Int? {
+    var total = 1
+    for extent in shape {
+        guard extent >= 0 else { return nil }
+        let (product, overflow) = total.multipliedReportingOverflow(by: extent)
+        if overflow { return nil }
+        total = product
+    }
+    return total
+}
+
 /// "3 × 4 × 5", the way shapes are shown to users.
 public func describeShape(_ shape: [Int]) -> String {
     shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: " × ")

@@ -40,7 +40,7 @@ public enum NPY {
             case .unsupportedType(let descr):
                 return "unsupported .npy dtype \(descr); use float32/float64 or int16/int32/int64"
             case .truncated(let expected, let actual):
-                return "truncated .npy file: the header promises \(expected) data bytes, the file has \(actual)"
+                return "truncated .npy file: expected \(expected) bytes, found \(actual)"
             }
         }
     }
@@ -51,7 +51,8 @@ public enum NPY {
 
     public static func parseHeader(_ data: Data) throws -> Header {
         let bytes = [UInt8](data.prefix(12))
-        guard bytes.count >= 10, hasSignature(bytes) else { throw ReadError.notNPY }
+        guard hasSignature(bytes) else { throw ReadError.notNPY }
+        guard bytes.count >= 10 else { throw ReadError.truncated(expectedBytes: 10, actualBytes: bytes.count) }
         let major = bytes[6]
         let headerLength: Int, headerStart: Int
         switch major {
@@ -59,14 +60,14 @@ public enum NPY {
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
             headerStart = 10
         case 2, 3:
-            guard bytes.count >= 12 else { throw ReadError.malformedHeader("file ends inside the header length") }
+            guard bytes.count >= 12 else { throw ReadError.truncated(expectedBytes: 12, actualBytes: bytes.count) }
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
             headerStart = 12
         default:
             throw ReadError.unsupportedVersion(major)
         }
         guard data.count >= headerStart + headerLength else {
-            throw ReadError.malformedHeader("file ends inside the header")
+            throw ReadError.truncated(expectedBytes: headerStart + headerLength, actualBytes: data.count)
         }
         let start = data.startIndex + headerStart
         guard let text = String(data: data[start..<start + headerLength], encoding: major == 3 ? .utf8 : .isoLatin1)
@@ -110,8 +111,9 @@ public enum NPY {
 
     public static func decode(_ data: Data) throws -> (array: NDArray<Double>, header: Header) {
         let header = try parseHeader(data)
-        let count = header.shape.reduce(1, *)
-        let expected = count * header.elementType.size
+        guard let count = checkedElementCount(header.shape),
+              case let (expected, overflow) = count.multipliedReportingOverflow(by: header.elementType.size), !overflow
+        else { throw ReadError.malformedHeader("shape \(header.shape) is too large") }
         let available = data.count - header.dataOffset
         guard available >= expected else { throw ReadError.truncated(expectedBytes: expected, actualBytes: available) }
 

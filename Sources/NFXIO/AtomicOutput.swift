@@ -5,6 +5,7 @@ import Foundation
 public final class AtomicOutput: @unchecked Sendable {
     public let path: String
     public let temporaryPath: String
+    private let force: Bool
     private var finished = false
 
     /// Checks everything that can be checked before the (possibly long) analysis runs, and reserves the
@@ -35,25 +36,37 @@ public final class AtomicOutput: @unchecked Sendable {
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         temporaryPath = folder + "/." + name + ".tmp-\(getpid())-" + suffix
         self.path = path
+        self.force = force
+        // Registered before it exists, so a signal in between cannot leave it behind.
+        TemporaryFiles.shared.register(temporaryPath)
         let descriptor = open(temporaryPath, O_CREAT | O_EXCL | O_WRONLY, 0o644)
         guard descriptor >= 0 else {
             let reason = String(cString: strerror(errno))
+            TemporaryFiles.shared.unregister(temporaryPath)
             throw NFXError.cannotCreate("cannot write in \(folder): \(reason)",
                                         hint: "choose a writable folder with -o")
         }
         close(descriptor)
-        TemporaryFiles.shared.register(temporaryPath)
     }
 
-    /// Moves the finished temporary file into place, replacing an existing file (allowed by `force`).
+    /// Moves the finished temporary file into place. With `force` an existing file is replaced (rename); without,
+    /// the file is linked in (which fails if another process created the name meanwhile) and the temporary removed.
     public func commit() throws {
         guard !finished else { return }
         finished = true
-        defer { TemporaryFiles.shared.unregister(temporaryPath) }
-        guard rename(temporaryPath, path) == 0 else {
-            let reason = String(cString: strerror(errno))
+        let failure: (code: Int32, existed: Bool)? = TemporaryFiles.shared.withSignalsHeld {
+            let moved = force ? rename(temporaryPath, path) : link(temporaryPath, path)
+            let code = errno
             unlink(temporaryPath)
-            throw NFXError.io("cannot move the finished output into place at \(path): \(reason)")
+            TemporaryFiles.shared.unregisterHeld(temporaryPath)
+            return moved == 0 ? nil : (code, code == EEXIST)
+        }
+        if let failure {
+            if failure.existed {
+                throw NFXError.cannotCreate("the output \(path) appeared while nfx was running; nothing was overwritten",
+                                            hint: "pass --force to overwrite it")
+            }
+            throw NFXError.io("cannot move the finished output into place at \(path): \(String(cString: strerror(failure.code)))")
         }
     }
 

@@ -49,8 +49,11 @@ extension NFXError {
             self.init(.noInput, error.description, hint: "nfx reads HDF5 (.h5, .hdf5, .nwb) and NumPy .npy files")
         case .notFound, .notADataset, .notAGroup:
             self.init(.noInput, error.description, hint: nil)
-        case .unsupportedType:
+        case .unsupportedType, .tooLarge:
             self.init(.data, error.description, hint: nil)
+        case .unavailableFilter:
+            self.init(.noInput, error.description,
+                      hint: "rewrite it with gzip, e.g. h5repack -f GZIP=4 in.h5 out.h5, then read out.h5")
         case .cannotCreate:
             self.init(.cannotCreate, error.description, hint: nil)
         case .invalidSelection:

@@ -9,6 +9,7 @@ public final class TemporaryFiles: @unchecked Sendable {
     private let lock = NSLock()
     private var paths: Set<String> = []
     private var signalSources: [DispatchSourceSignal] = []
+    private var handlersInstalled = false
 
     private init() {}
 
@@ -19,6 +20,25 @@ public final class TemporaryFiles: @unchecked Sendable {
         paths.insert(path)
     }
 
+    /// Installs the handlers now; call at start-up so no signal can arrive between creating a temporary file and
+    /// registering it.
+    public func installSignalHandlers() {
+        lock.lock()
+        defer { lock.unlock() }
+        installSignalHandlersOnce()
+    }
+
+    /// Runs `body` (which must not register or unregister) with the handler held off, so that a signal cannot
+    /// land between moving a finished file into place and forgetting its temporary name.
+    public func withSignalsHeld<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    /// Forgets a path while `withSignalsHeld` holds the lock.
+    public func unregisterHeld(_ path: String) { paths.remove(path) }
+
     public func unregister(_ path: String) {
         lock.lock()
         defer { lock.unlock() }
@@ -28,9 +48,12 @@ public final class TemporaryFiles: @unchecked Sendable {
     /// Signals are taken off their default action and handled on a dispatch queue, so the handler may run
     /// ordinary code while the main thread is busy writing.
     private func installSignalHandlersOnce() {
-        guard signalSources.isEmpty else { return }
+        guard !handlersInstalled else { return }
+        handlersInstalled = true
         for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
-            signal(signalNumber, SIG_IGN)
+            // A signal the parent told us to ignore (nohup, a background job) stays ignored.
+            let previous = signal(signalNumber, SIG_IGN)
+            if let previous, unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { [unowned self] in self.removeAllAndExit(signal: signalNumber) }
             source.resume()

@@ -47,11 +47,11 @@ public struct EphysSimulation: Sendable {
     }
 
     /// Samples in the recording.
-    public var samples: Int { Int((duration * samplingRate).rounded()) }
+    public var samples: Int { Check.sampleCount(duration * samplingRate) }
     /// Samples in each template.
-    public var waveformSamples: Int { Int((waveformDuration * samplingRate).rounded()) }
+    public var waveformSamples: Int { Check.sampleCount(waveformDuration * samplingRate) }
     /// Dead time in samples.
-    public var refractorySamples: Int { Int((refractoryPeriod * samplingRate).rounded()) }
+    public var refractorySamples: Int { Check.sampleCount(refractoryPeriod * samplingRate) }
     /// The template sample at which the trough sits: 35 % into the window, leaving room for the longer rebound.
     public var troughIndex: Int { min(waveformSamples - 1, Int((0.35 * Double(waveformSamples)).rounded())) }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a simulation could not be generated. Every message names the command-line flag to change, because the CLI
 /// prints it as the final error line (exit code 64, a usage error).
 public enum SimulationError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -24,6 +26,13 @@ enum Check {
     /// The most values one generated dataset may hold: 2³¹ − 1 (16 GiB of Float64), which also keeps every
     /// dimension within CBLAS's 32-bit sizes.
     static let maximumElements = Int(Int32.max)
+
+    /// seconds × rate as a whole number of samples, saturating instead of trapping on absurd values (validation
+    /// then rejects them with a message).
+    static func sampleCount(_ samples: Double) -> Int {
+        guard samples.isFinite else { return samples > 0 ? Int(Int32.max) : 0 }
+        return Int(min(max(samples, 0), Double(Int32.max)).rounded())
+    }
 
     static func atLeast(_ value: Int, _ minimum: Int, _ flag: String) throws {
         guard value >= minimum else {
@@ -62,6 +71,14 @@ enum Check {
                         + "(at most \(maximumElements)); reduce \(what)")
             }
             total = product
+        }
+        // Generators hold a few arrays of this size at once; refuse what would exhaust the machine.
+        let bytes = Double(total) * 8 * 4
+        let memory = Double(ProcessInfo.processInfo.physicalMemory)
+        guard bytes <= memory else {
+            throw SimulationError.tooLarge(
+                message: "\(what) = \(sizes.map(String.init).joined(separator: " × ")) values needs about "
+                    + "\(Int(bytes / 1e9)) GB, more than this machine's \(Int(memory / 1e9)) GB; reduce \(what)")
         }
     }
 }

@@ -27,6 +27,12 @@ struct CommonOptions: ParsableArguments {
     var quiet = false
 
     func validate() throws {
+        if seed > UInt64(Int64.max) {
+            throw ValidationError("--seed must be between 0 and \(Int64.max), got \(seed)")
+        }
+        if let out, out.isEmpty || out.hasSuffix("/") {
+            throw ValidationError("-o/--out must name a file, got '\(out)'")
+        }
         if let threads, threads < 1 {
             throw ValidationError("--threads must be at least 1, got \(threads)")
         }

@@ -24,8 +24,13 @@ struct Info: ParsableCommand {
 
     func run() throws {
         try InputLoader.checkReadableFile(file)
-        if let header = try? NPY.parseHeader(Data(contentsOf: URL(fileURLWithPath: file), options: .mappedIfSafe)) {
-            report(npy: header)
+        let data = try Data(contentsOf: URL(fileURLWithPath: file), options: .mappedIfSafe)
+        if NPY.hasSignature(data.prefix(NPY.magic.count)) {
+            do {
+                report(npy: try NPY.parseHeader(data))
+            } catch {
+                throw NFXError.wrapping(error, file: file)
+            }
             return
         }
         guard HDF5File.hasSignature(path: file) else {
@@ -97,8 +102,8 @@ struct Info: ParsableCommand {
             let extras = object.attributes.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
             switch (object.kind, object.dataset) {
             case (.dataset, let storage?):
-                let type = storage.elementType.description.padding(toLength: 7, withPad: " ", startingAt: 0)
-                let shape = describeShape(storage.shape).padding(toLength: 18, withPad: " ", startingAt: 0)
+                let type = pad(storage.elementType.description, 7)
+                let shape = pad(describeShape(storage.shape), 18)
                 var layout = storage.chunks.map { "chunks " + describeShape($0) } ?? "contiguous"
                 if !storage.filters.isEmpty { layout += ", " + storage.filters.joined(separator: ", ") }
                 print("  \(path)  \(type) \(shape) \(layout)\(extras.isEmpty ? "" : "  [\(extras)]")")
@@ -108,6 +113,11 @@ struct Info: ParsableCommand {
                 print("  \(path)  (link or other object)")
             }
         }
+    }
+
+    /// Pads to `width` but never cuts: a long type or shape pushes the columns right instead.
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text.padding(toLength: width, withPad: " ", startingAt: 0)
     }
 
     private func jsonValue(_ value: HDF5AttributeValue) -> JSONValue {

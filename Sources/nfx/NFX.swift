@@ -18,11 +18,22 @@ struct NFX: ParsableCommand {
 
     /// Parses, runs, and turns every failure into the contract's one-line error and exit code.
     static func main() {
+        TemporaryFiles.shared.installSignalHandlers()
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
-            try command.run()
+            command = try parseAsRoot()
         } catch {
             exit(reporting: error)
+        }
+        do {
+            try command.run()
+        } catch let error as ExitCode {
+            Foundation.exit(error.rawValue)
+        } catch let error as ValidationError {
+            exit(reporting: error)
+        } catch {
+            // Past parsing, anything that is not already an NFXError is classified, or reported as a bug (70).
+            exit(reporting: NFXError.wrapping(error))
         }
     }
 

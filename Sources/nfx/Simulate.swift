@@ -149,6 +149,10 @@ struct SimulateCalcium: ParsableCommand {
             guard !values.isEmpty, values.count <= 2, values.allSatisfy({ $0 != nil }) else {
                 throw NFXError.usage("--tau takes DECAY or DECAY,RISE in seconds, got '\(tau)'")
             }
+            if values.count == 2 && arOrder == 1 {
+                throw NFXError.usage("--tau \(tau) gives a rise time, which only --ar-order 2 has",
+                                     hint: "pass --tau DECAY for AR(1), or add --ar-order 2")
+            }
             simulation.decayTime = values[0]!
             if values.count == 2 { simulation.riseTime = values[1]! }
         }
@@ -242,7 +246,7 @@ struct SimulateRNN: ParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() throws {
-        guard let activationKind = Activation(rawValue: activation) else {
+        guard let activationKind = Activation(rawValue: activation), activationKind.isPiecewiseLinear else {
             throw NFXError.usage("--activation must be relu or clipped-relu, got '\(activation)'")
         }
         let simulation = RNNSimulation(units: units, rank: rank, activation: activationKind, decay: decay,

@@ -86,3 +86,36 @@ final class BadInputTests: CommandTestCase {
         XCTAssertEqual(try contents(), [], "neither the output nor its temporary may remain")
     }
 }
+
+/// Inputs and flags found by review to crash or mislead.
+final class ReviewedEdgeCaseTests: CommandTestCase {
+    func testSeedAboveInt64IsAUsageError() throws {
+        assertError(try NFXExecutable.run(["simulate", "matrix", "-o", path("m.h5"), "--seed", "18446744073709551615"]),
+                    code: 64, command: "nfx simulate", mentions: "--seed")
+        XCTAssertEqual(try contents(), [])
+    }
+
+    func testOutputNamingAFolderIsRefusedBeforeWork() throws {
+        assertError(try NFXExecutable.run(["simulate", "matrix", "-o", path("sub") + "/"]),
+                    code: 64, command: "nfx simulate", mentions: "must name a file")
+    }
+
+    func testAbsurdDurationsAreRefusedNotTrapped() throws {
+        let result = try NFXExecutable.run(["simulate", "ephys", "-o", path("e.h5"), "--refractory-period", "1e300"])
+        XCTAssertEqual(result.status, 64, result.stderr)
+        let huge = try NFXExecutable.run(["simulate", "matrix", "-o", path("m.h5"), "--units", "100000",
+                                          "--time", "100000"])
+        XCTAssertEqual(huge.status, 64, huge.stderr)
+        XCTAssertEqual(try contents(), [], "no temporary file may remain")
+    }
+
+    func testRiseTimeWithoutAROrderTwoIsAUsageError() throws {
+        assertError(try NFXExecutable.run(["simulate", "calcium", "-o", path("c.h5"), "--tau", "0.5,0.05"]),
+                    code: 64, command: "nfx simulate", mentions: "--ar-order 2")
+    }
+
+    func testTruncatedNPYHeaderIsAnIOError() throws {
+        FileManager.default.createFile(atPath: path("cut.npy"), contents: Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1]))
+        assertError(try NFXExecutable.run(["info", path("cut.npy")]), code: 74, command: "nfx info", mentions: "truncated")
+    }
+}
