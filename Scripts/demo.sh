@@ -15,6 +15,10 @@ step "ground truth for every analysis (nfx simulate)"
 "$nfx" simulate ephys   -o "$demo/ephys.h5"   --force --channels 4 --units 3 --duration 10
 "$nfx" simulate rnn     -o "$demo/rnn.h5"     --force --units 60 --rank 2
 
+step "every fixed point of the simulated RNN (nfx fixedpoints), exact, then by random-restart search"
+"$nfx" fixedpoints "$demo/rnn.h5" -o "$demo/rnn.fixedpoints.h5" --force
+"$nfx" fixedpoints "$demo/rnn.h5" -o "$demo/rnn.search.h5" --force --method search --restarts 200 | head -1
+
 step "what a file holds (nfx info)"
 "$nfx" info "$demo/tensor.h5"
 

@@ -73,7 +73,17 @@ struct FixedPointsCommand: ParsableCommand {
         let chosen = FixedPointMethod(rawValue: method)!
         let hyperplanes = hyperplaneCount(network)
         let bound = regionBound(hyperplanes: hyperplanes, rank: network.rank)
-        if !options.quiet && chosen == .analytic {
+        if chosen == .analytic {
+            // Refuse before announcing anything, so that an error stays one line.
+            guard network.activation.isPiecewiseLinear else {
+                throw NFXError.usage(FixedPointError.needsPiecewiseLinear(method: "analytic").description)
+            }
+            guard bound <= maxRegions else {
+                throw NFXError.usage(FixedPointError.tooManyRegions(bound: bound, limit: maxRegions).description)
+            }
+        }
+        // The bound tells a user at a terminal, or reading the log of a long run, what is coming.
+        if !options.quiet && chosen == .analytic && (reporter.showsProgress || bound >= 1e6) {
             FileHandle.standardError.write(Data(
                 "nfx fixedpoints: \(network.units) units, rank \(network.rank), \(hyperplanes) switching hyperplanes: at most \(formatCount(bound)) regions\n".utf8))
         }
