@@ -243,40 +243,46 @@ struct LineContext {
 
         w.resetMap()
         var crossings = 0
+        let positive = w.positive, subsetPosition = w.subsetPosition, position = w.position
+        let items = w.items, keys = w.keys, linePoint = w.linePoint, lineDirection = w.lineDirection
         normals.withUnsafeBufferPointer { normalsBuffer in
-            let n = normalsBuffer.baseAddress!
-            for h in 0..<H where w.subsetPosition[h] < 0 {
-                var value = offsets[h], slope = 0.0, size = 0.0
-                for a in 0..<k {
-                    value += n[h * k + a] * w.linePoint[a]
-                    slope += n[h * k + a] * w.lineDirection[a]
-                    size += abs(n[h * k + a])
+            offsets.withUnsafeBufferPointer { offsetsBuffer in
+                let n = normalsBuffer.baseAddress!, o = offsetsBuffer.baseAddress!
+                for h in 0..<H where subsetPosition[h] < 0 {
+                    var value = o[h], slope = 0.0, size = 0.0
+                    for a in 0..<k {
+                        value += n[h * k + a] * linePoint[a]
+                        slope += n[h * k + a] * lineDirection[a]
+                        size += abs(n[h * k + a])
+                    }
+                    if abs(slope) <= 1e-13 * size {
+                        positive[h] = value > 0
+                    } else {
+                        let t = -value / slope
+                        position[h] = t
+                        keys[crossings] = RadixSort.key(t)
+                        items[crossings] = Int32(h)
+                        crossings += 1
+                        positive[h] = slope < 0
+                    }
+                    if positive[h] { w.toggleMap(h, sign: 1) }
                 }
-                if abs(slope) <= 1e-13 * size {
-                    w.positive[h] = value > 0
-                } else {
-                    w.keys[crossings] = RadixSort.key(-value / slope)
-                    w.order[crossings] = Int32(h)
-                    crossings += 1
-                    w.positive[h] = slope < 0
-                }
-                if w.positive[h] { w.toggleMap(h, sign: 1) }
             }
         }
-        RadixSort.sort(&w.keys, &w.order, spareKeys: &w.spareKeys, sparePayload: &w.spareOrder, count: crossings,
-                       counts: w.counts)
+        RadixSort.sort(items: items, keys: keys, count: crossings, position: position, spareItems: w.spareItems,
+                       spareKeys: w.spareKeys, counts: w.counts)
         var heightAtOrigin = 0.0, heightSlope = 0.0
         for a in 0..<k {
-            heightAtOrigin += direction[a] * w.linePoint[a]
-            heightSlope += direction[a] * w.lineDirection[a]
+            heightAtOrigin += direction[a] * linePoint[a]
+            heightSlope += direction[a] * lineDirection[a]
         }
         var lowest = Double.infinity, highest = -Double.infinity
         for index in 0..<crossings {
-            let h = Int(w.order[index])
-            if w.positive[h] { w.toggleMap(h, sign: -1) }
+            let h = Int(items[index])
+            if positive[h] { w.toggleMap(h, sign: -1) }
             if h > lastIndex {
                 outcome.regions += 1
-                let height = heightAtOrigin + RadixSort.value(w.keys[index]) * heightSlope
+                let height = heightAtOrigin + position[h] * heightSlope
                 lowest = min(lowest, height)
                 highest = max(highest, height)
                 // The region whose lowest point is this vertex lies, for each hyperplane through it, on the side
@@ -285,8 +291,8 @@ struct LineContext {
                     w.solveRegion(subset: subset, crossing: h, into: &outcome)
                 }
             }
-            w.positive[h].toggle()
-            if w.positive[h] { w.toggleMap(h, sign: 1) }
+            positive[h].toggle()
+            if positive[h] { w.toggleMap(h, sign: 1) }
         }
         if lowest <= highest {
             outcome.lowestHeight = min(outcome.lowestHeight ?? lowest, lowest)
@@ -298,16 +304,21 @@ struct LineContext {
 /// Per-thread buffers, allocated once and reused for every line, so that the walk allocates nothing per region.
 final class LineWorkspace {
     let arrangement: SwitchingArrangement
+    /// The order in which a candidate is checked against the hyperplanes; a hyperplane that rejects a candidate
+    /// moves to the front, since the same few reject most candidates (the order does not change the outcome).
     let checkOrder: UnsafeMutablePointer<Int32>
     let rank: Int
     let dimension: Int
+    let hyperplanes: Int
     let positive: UnsafeMutablePointer<Bool>
     let subsetPosition: UnsafeMutablePointer<Int32>
-    var keys: UnsafeMutablePointer<UInt64>
-    var spareKeys: UnsafeMutablePointer<UInt64>
-    var order: UnsafeMutablePointer<Int32>
-    var spareOrder: UnsafeMutablePointer<Int32>
+    /// Crossing position along the current line, by hyperplane.
+    let position: UnsafeMutablePointer<Double>
+    let items, spareItems: UnsafeMutablePointer<Int32>
+    let keys, spareKeys: UnsafeMutablePointer<UInt32>
     let counts: UnsafeMutablePointer<Int>
+    /// Raw copies of the arrangement's terms, so the hot loops touch no reference-counted arrays.
+    let outer, shift, normals, offsets, identityMinusA, constant: UnsafeMutablePointer<Double>
     let K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection: UnsafeMutablePointer<Double>
     private var owned: [UnsafeMutableRawPointer] = []
 
@@ -315,6 +326,7 @@ final class LineWorkspace {
         arrangement = walk.arrangement
         let H = arrangement.count, R = arrangement.rank
         rank = R
+        hyperplanes = H
         self.dimension = dimension
         func make<T>(_ count: Int, _ value: T) -> UnsafeMutablePointer<T> {
             let pointer = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
@@ -325,11 +337,23 @@ final class LineWorkspace {
         for (i, h) in walk.checkOrder.enumerated() { checkOrder[i] = Int32(h) }
         positive = make(H, false)
         subsetPosition = make(H, -1)
+        position = make(H, 0.0)
+        items = make(H, 0)
+        spareItems = make(H, 0)
         keys = make(H, 0)
         spareKeys = make(H, 0)
-        order = make(H, 0)
-        spareOrder = make(H, 0)
         counts = make(256, 0)
+        func copy(_ values: [Double]) -> UnsafeMutablePointer<Double> {
+            let pointer = make(values.count, 0.0)
+            for (i, v) in values.enumerated() { pointer[i] = v }
+            return pointer
+        }
+        outer = copy(arrangement.outer)
+        shift = copy(arrangement.shift)
+        normals = copy(arrangement.normals)
+        offsets = copy(arrangement.offsets)
+        identityMinusA = copy(arrangement.identityMinusA)
+        constant = copy(arrangement.c)
         let side = max(R, dimension)
         K = make(R * R, 0.0)
         k = make(R, 0.0)
@@ -343,8 +367,9 @@ final class LineWorkspace {
     }
 
     deinit {
-        for pointer in [checkOrder, subsetPosition, order, spareOrder] as [UnsafeMutablePointer<Int32>] { pointer.deallocate() }
-        for pointer in [K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection] { pointer.deallocate() }
+        for pointer in [checkOrder, subsetPosition, items, spareItems] { pointer.deallocate() }
+        for pointer in [K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection, position, outer, shift,
+                        normals, offsets, identityMinusA, constant] { pointer.deallocate() }
         keys.deallocate()
         spareKeys.deallocate()
         positive.deallocate()
@@ -357,7 +382,17 @@ final class LineWorkspace {
     }
 
     @inline(__always)
-    func toggleMap(_ h: Int, sign: Double) { arrangement.accumulate(h, sign: sign, K: K, k: k) }
+    func toggleMap(_ h: Int, sign: Double) { accumulate(h, sign: sign, into: K, k) }
+
+    /// Adds (sign +1) or removes (−1) hyperplane h's rank-1 term (see SwitchingArrangement).
+    @inline(__always)
+    func accumulate(_ h: Int, sign: Double, into targetK: UnsafeMutablePointer<Double>,
+                    _ targetk: UnsafeMutablePointer<Double>) {
+        let R = rank
+        let o = outer + h * R * R, c = shift + h * R
+        for i in 0..<R * R { targetK[i] += sign * o[i] }
+        for r in 0..<R { targetk[r] += sign * c[r] }
+    }
 
     /// The line {y : ã_h·y + β̂_h = 0 for h in subset} as point + t·direction (written to linePoint and
     /// lineDirection), the direction being d's part orthogonal to the subset's normals; false when the normals are
@@ -436,16 +471,17 @@ final class LineWorkspace {
         let R = rank
         for i in 0..<R * R { regionK[i] = K[i] }
         for r in 0..<R { regionk[r] = k[r] }
-        for (a, h) in subset.enumerated() where lambda[a] > 0 {
-            arrangement.accumulate(h, sign: 1, K: regionK, k: regionk)
-        }
+        for (a, h) in subset.enumerated() where lambda[a] > 0 { accumulate(h, sign: 1, into: regionK, regionk) }
         let crossingOn = crossing >= 0 && lambda[subset.count] > 0
-        if crossingOn { arrangement.accumulate(crossing, sign: 1, K: regionK, k: regionk) }
-        guard arrangement.solveFixedPoint(K: regionK, k: regionk, scratch: scratch, z: z) else {
+        if crossingOn { accumulate(crossing, sign: 1, into: regionK, regionk) }
+        // (I − A − K) z = k + c
+        for i in 0..<R * R { scratch[i] = identityMinusA[i] - regionK[i] }
+        for r in 0..<R { z[r] = regionk[r] + constant[r] }
+        guard SmallLinearSystem.solve(scratch, z, R, relativeTolerance: 1e-11) else {
             outcome.singularRegions += 1
             return
         }
-        for index in 0..<arrangement.count {
+        for index in 0..<hyperplanes {
             let g = Int(checkOrder[index])
             let required: Bool
             if g == crossing {
@@ -455,11 +491,21 @@ final class LineWorkspace {
             } else {
                 required = positive[g]
             }
-            let value = arrangement.value(g, at: z)
+            let row = normals + g * R
+            var value = offsets[g]
+            for r in 0..<R { value += row[r] * z[r] }
             if required ? value < 0 : value > 0 {
                 // Only now pay for the rounding-aware tolerance: most candidates fail far from the boundary.
-                let tolerance = arrangement.tolerance(g, at: z)
-                if required ? value < -tolerance : value > tolerance { return }
+                var magnitude = abs(offsets[g])
+                for r in 0..<R { magnitude += abs(row[r] * z[r]) }
+                let tolerance = 1e-9 * (1 + magnitude)
+                if required ? value < -tolerance : value > tolerance {
+                    if index > 0 {
+                        checkOrder[index] = checkOrder[0]
+                        checkOrder[0] = Int32(g)
+                    }
+                    return
+                }
             }
         }
         outcome.candidates.append(Array(UnsafeBufferPointer(start: z, count: R)))

@@ -1,64 +1,59 @@
-/// Least-significant-digit radix sort of 64-bit keys carrying an Int32 payload: the line walk sorts the
-/// crossing positions of every hyperplane along millions of lines, and a comparison sort was most of its time.
-/// Passes whose byte is the same for every key (the exponent bytes of nearby doubles) are skipped.
+/// Sorting the crossing positions along a line, the inner step of the arrangement walk (millions of lines, each
+/// with up to H crossings); a comparison sort was most of the walk's time.
+///
+/// A least-significant-digit radix sort orders the crossings by an order-preserving 32-bit image of their Float32
+/// rounding (four byte passes, skipping bytes that all keys share), and an insertion pass then orders the few
+/// neighbours that rounding made equal by their exact Double positions: linear time overall.
 enum RadixSort {
-    /// An order-preserving map of a Double to UInt64 (negative numbers flipped, positive ones offset).
+    /// An order-preserving map of a Double (through its Float32 rounding, which is monotone) to UInt32.
     @inline(__always)
-    static func key(_ value: Double) -> UInt64 {
-        let bits = value.bitPattern
-        return bits >> 63 == 1 ? ~bits : bits | (1 << 63)
+    static func key(_ value: Double) -> UInt32 {
+        let bits = Float(value).bitPattern
+        return bits >> 31 == 1 ? ~bits : bits | (1 << 31)
     }
 
-    @inline(__always)
-    static func value(_ key: UInt64) -> Double {
-        Double(bitPattern: key >> 63 == 1 ? key & ~(1 << 63) : ~key)
-    }
-
-    /// Sorts `keys[0..<count]` ascending, permuting `payload` alike; `spareKeys`/`sparePayload` are scratch of the
-    /// same size. On return the sorted data is in `keys`/`payload`.
-    static func sort(_ keys: inout UnsafeMutablePointer<UInt64>, _ payload: inout UnsafeMutablePointer<Int32>,
-                     spareKeys: inout UnsafeMutablePointer<UInt64>, sparePayload: inout UnsafeMutablePointer<Int32>,
-                     count: Int, counts: UnsafeMutablePointer<Int>) {
+    /// Sorts `items[0..<count]` (hyperplane indices) by `position[item]` ascending. `keys` holds each item's
+    /// `key(position)` on entry; `spareKeys`, `spareItems` and `counts` (256) are scratch.
+    static func sort(items: UnsafeMutablePointer<Int32>, keys: UnsafeMutablePointer<UInt32>, count: Int,
+                     position: UnsafePointer<Double>, spareItems: UnsafeMutablePointer<Int32>,
+                     spareKeys: UnsafeMutablePointer<UInt32>, counts: UnsafeMutablePointer<Int>) {
         guard count > 1 else { return }
-        if count <= 48 {
-            insertionSort(keys, payload, count)
-            return
-        }
-        for pass in 0..<8 {
-            let shift = UInt64(pass * 8)
-            for i in 0..<256 { counts[i] = 0 }
-            for i in 0..<count { counts[Int((keys[i] >> shift) & 0xff)] += 1 }
-            if counts[Int((keys[0] >> shift) & 0xff)] == count { continue }
-            var total = 0
-            for i in 0..<256 {
-                let c = counts[i]
-                counts[i] = total
-                total += c
+        if count > 64 {
+            var sourceKeys = keys, sourceItems = items
+            var targetKeys = spareKeys, targetItems = spareItems
+            for pass in 0..<4 {
+                let shift = UInt32(pass * 8)
+                for i in 0..<256 { counts[i] = 0 }
+                for i in 0..<count { counts[Int((sourceKeys[i] >> shift) & 0xff)] += 1 }
+                if counts[Int((sourceKeys[0] >> shift) & 0xff)] == count { continue }
+                var total = 0
+                for i in 0..<256 {
+                    let c = counts[i]
+                    counts[i] = total
+                    total += c
+                }
+                for i in 0..<count {
+                    let bucket = Int((sourceKeys[i] >> shift) & 0xff)
+                    let destination = counts[bucket]
+                    counts[bucket] = destination + 1
+                    targetKeys[destination] = sourceKeys[i]
+                    targetItems[destination] = sourceItems[i]
+                }
+                swap(&sourceKeys, &targetKeys)
+                swap(&sourceItems, &targetItems)
             }
-            for i in 0..<count {
-                let bucket = Int((keys[i] >> shift) & 0xff)
-                let destination = counts[bucket]
-                counts[bucket] = destination + 1
-                spareKeys[destination] = keys[i]
-                sparePayload[destination] = payload[i]
-            }
-            swap(&keys, &spareKeys)
-            swap(&payload, &sparePayload)
+            if sourceItems != items { items.update(from: sourceItems, count: count) }
         }
-    }
-
-    private static func insertionSort(_ keys: UnsafeMutablePointer<UInt64>, _ payload: UnsafeMutablePointer<Int32>,
-                                      _ count: Int) {
+        // Exact order: nearly sorted after the radix passes (or small), so insertion sort is linear.
         for i in 1..<count {
-            let key = keys[i], item = payload[i]
+            let item = items[i]
+            let value = position[Int(item)]
             var j = i - 1
-            while j >= 0 && keys[j] > key {
-                keys[j + 1] = keys[j]
-                payload[j + 1] = payload[j]
+            while j >= 0 && position[Int(items[j])] > value {
+                items[j + 1] = items[j]
                 j -= 1
             }
-            keys[j + 1] = key
-            payload[j + 1] = item
+            items[j + 1] = item
         }
     }
 }

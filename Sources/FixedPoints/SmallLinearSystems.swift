@@ -25,8 +25,8 @@ enum SmallLinearSystem {
     private static func solve2(_ a: UnsafeMutablePointer<Double>, _ b: UnsafeMutablePointer<Double>,
                                _ relativeTolerance: Double) -> Bool {
         let det = a[0] * a[3] - a[1] * a[2]
-        let bound = (a[0] * a[0] + a[1] * a[1]).squareRoot() * (a[2] * a[2] + a[3] * a[3]).squareRoot()
-        guard abs(det) > relativeTolerance * bound, bound > 0 else { return false }
+        let boundSquared = (a[0] * a[0] + a[1] * a[1]) * (a[2] * a[2] + a[3] * a[3])
+        guard det * det > relativeTolerance * relativeTolerance * boundSquared, boundSquared > 0 else { return false }
         let x0 = (b[0] * a[3] - a[1] * b[1]) / det
         let x1 = (a[0] * b[1] - b[0] * a[2]) / det
         b[0] = x0
@@ -39,11 +39,9 @@ enum SmallLinearSystem {
                                _ relativeTolerance: Double) -> Bool {
         let c00 = a[4] * a[8] - a[5] * a[7], c01 = a[5] * a[6] - a[3] * a[8], c02 = a[3] * a[7] - a[4] * a[6]
         let det = a[0] * c00 + a[1] * c01 + a[2] * c02
-        let r0 = (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).squareRoot()
-        let r1 = (a[3] * a[3] + a[4] * a[4] + a[5] * a[5]).squareRoot()
-        let r2 = (a[6] * a[6] + a[7] * a[7] + a[8] * a[8]).squareRoot()
-        let bound = r0 * r1 * r2
-        guard abs(det) > relativeTolerance * bound, bound > 0 else { return false }
+        let boundSquared = (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]) * (a[3] * a[3] + a[4] * a[4] + a[5] * a[5])
+            * (a[6] * a[6] + a[7] * a[7] + a[8] * a[8])
+        guard det * det > relativeTolerance * relativeTolerance * boundSquared, boundSquared > 0 else { return false }
         // x = adj(a) b / det, adj the transposed cofactor matrix.
         let c10 = a[2] * a[7] - a[1] * a[8], c11 = a[0] * a[8] - a[2] * a[6], c12 = a[1] * a[6] - a[0] * a[7]
         let c20 = a[1] * a[5] - a[2] * a[4], c21 = a[2] * a[3] - a[0] * a[5], c22 = a[0] * a[4] - a[1] * a[3]
