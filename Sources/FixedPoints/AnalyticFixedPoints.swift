@@ -228,7 +228,7 @@ struct LineContext {
             if w.positive[h] { w.toggleMap(h, sign: 1) }
         }
         outcome.regions = 1
-        w.solveRegion(subset: [], crossing: -1, into: &outcome)
+        w.solveRegion(subsetCount: 0, crossing: -1, into: &outcome)
         return outcome
     }
 
@@ -245,6 +245,9 @@ struct LineContext {
         var crossings = 0
         let positive = w.positive, subsetPosition = w.subsetPosition, position = w.position
         let items = w.items, keys = w.keys, linePoint = w.linePoint, lineDirection = w.lineDirection
+        let slopes = w.slopes, dual = w.dual, dualDirection = w.dualDirection, lambda = w.lambda
+        let along = w.alongLine[0], m = subset.count
+        for (a, h) in subset.enumerated() { w.subsetItems[a] = Int32(h) }
         normals.withUnsafeBufferPointer { normalsBuffer in
             offsets.withUnsafeBufferPointer { offsetsBuffer in
                 let n = normalsBuffer.baseAddress!, o = offsetsBuffer.baseAddress!
@@ -260,6 +263,7 @@ struct LineContext {
                     } else {
                         let t = -value / slope
                         position[h] = t
+                        slopes[h] = slope
                         keys[crossings] = RadixSort.key(t)
                         items[crossings] = Int32(h)
                         crossings += 1
@@ -286,10 +290,20 @@ struct LineContext {
                 lowest = min(lowest, height)
                 highest = max(highest, height)
                 // The region whose lowest point is this vertex lies, for each hyperplane through it, on the side
-                // given by the sign of d's coefficient on that hyperplane's normal (LP duality at the vertex).
-                if w.coefficients(of: direction, subset: subset, crossing: h, normals: normals) {
-                    w.solveRegion(subset: subset, crossing: h, into: &outcome)
+                // given by the sign of d's coefficient λ on that hyperplane's normal (LP duality at the vertex).
+                // Writing d = (d·u) u + its part in the span of the line's normals: λ_h = (d·u)/(ã_h·u), and
+                // λ_a = w_a·d − λ_h w_a·ã_h with w the dual basis of the line's normals.
+                let lambdaH = along / slopes[h]
+                normals.withUnsafeBufferPointer { n in
+                    let row = n.baseAddress! + h * k
+                    for a in 0..<m {
+                        var dot = 0.0
+                        for i in 0..<k { dot += dual[a * k + i] * row[i] }
+                        lambda[a] = dualDirection[a] - lambdaH * dot
+                    }
                 }
+                lambda[m] = lambdaH
+                w.solveRegion(subsetCount: m, crossing: h, into: &outcome)
             }
             positive[h].toggle()
             if positive[h] { w.toggleMap(h, sign: 1) }
@@ -317,6 +331,10 @@ final class LineWorkspace {
     let items, spareItems: UnsafeMutablePointer<Int32>
     let keys, spareKeys: UnsafeMutablePointer<UInt32>
     let counts: UnsafeMutablePointer<Int>
+    /// Per line: slopes ã_h·u by hyperplane, the dual basis of the line's normals (w_a·ã_b = δ_ab) and w_a·d,
+    /// d·u, and the line's hyperplanes.
+    let slopes, dual, dualDirection, alongLine: UnsafeMutablePointer<Double>
+    let subsetItems: UnsafeMutablePointer<Int32>
     /// Raw copies of the arrangement's terms, so the hot loops touch no reference-counted arrays.
     let outer, shift, normals, offsets, identityMinusA, constant: UnsafeMutablePointer<Double>
     let K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection: UnsafeMutablePointer<Double>
@@ -343,6 +361,11 @@ final class LineWorkspace {
         keys = make(H, 0)
         spareKeys = make(H, 0)
         counts = make(256, 0)
+        slopes = make(H, 0.0)
+        dual = make(dimension * dimension, 0.0)
+        dualDirection = make(dimension, 0.0)
+        alongLine = make(1, 0.0)
+        subsetItems = make(dimension, 0)
         func copy(_ values: [Double]) -> UnsafeMutablePointer<Double> {
             let pointer = make(values.count, 0.0)
             for (i, v) in values.enumerated() { pointer[i] = v }
@@ -367,9 +390,11 @@ final class LineWorkspace {
     }
 
     deinit {
-        for pointer in [checkOrder, subsetPosition, items, spareItems] { pointer.deallocate() }
+        for pointer in [checkOrder, subsetPosition, items, spareItems, subsetItems] { pointer.deallocate() }
         for pointer in [K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection, position, outer, shift,
-                        normals, offsets, identityMinusA, constant] { pointer.deallocate() }
+                        normals, offsets, identityMinusA, constant, slopes, dual, dualDirection, alongLine] {
+            pointer.deallocate()
+        }
         keys.deallocate()
         spareKeys.deallocate()
         positive.deallocate()
@@ -404,6 +429,7 @@ final class LineWorkspace {
                 linePoint[i] = 0
                 lineDirection[i] = direction[i]
             }
+            alongLine[0] = 1
             return true
         }
         // Gram–Schmidt of the subset's normals: rows = lower · q.
@@ -449,30 +475,42 @@ final class LineWorkspace {
         norm = norm.squareRoot()
         guard norm > 1e-10 else { return false }
         for i in 0..<k { lineDirection[i] /= norm }
-        return true
-    }
-
-    /// λ with Σ λ_a ã_{S_a} = d for S = subset + [crossing], into `lambda`; false if the normals are dependent.
-    @inline(__always)
-    func coefficients(of d: [Double], subset: [Int], crossing: Int, normals: [Double]) -> Bool {
-        let k = dimension
-        for a in 0..<k {
-            let h = a < subset.count ? subset[a] : crossing
-            for r in 0..<k { scratch[r * k + a] = normals[h * k + r] }
-            lambda[a] = d[a]
+        var along = 0.0
+        for i in 0..<k { along += direction[i] * lineDirection[i] }
+        alongLine[0] = along
+        // Dual basis W = L⁻ᵀ Q of the normals (rows = L Q): invert the lower-triangular L by substitution.
+        var inverse = [Double](repeating: 0, count: m * m)
+        for column in 0..<m {
+            for row in column..<m {
+                var sum = row == column ? 1.0 : 0.0
+                for j in column..<row { sum -= lower[row * m + j] * inverse[j * m + column] }
+                inverse[row * m + column] = sum / lower[row * m + row]
+            }
         }
-        return SmallLinearSystem.solve(scratch, lambda, k)
+        for a in 0..<m {
+            var dotDirection = 0.0
+            for i in 0..<k {
+                var value = 0.0
+                for b in a..<m { value += inverse[b * m + a] * q[b * k + i] }
+                dual[a * k + i] = value
+                dotDirection += value * direction[i]
+            }
+            dualDirection[a] = dotDirection
+        }
+        return true
     }
 
     /// Builds the region's map (walk state, plus the hyperplanes through the vertex on the sides λ picks),
     /// solves its fixed point and keeps it if it lies in the region under the exact model.
     @inline(__always)
-    func solveRegion(subset: [Int], crossing: Int, into outcome: inout ArrangementWalk.Outcome) {
+    func solveRegion(subsetCount: Int, crossing: Int, into outcome: inout ArrangementWalk.Outcome) {
         let R = rank
         for i in 0..<R * R { regionK[i] = K[i] }
         for r in 0..<R { regionk[r] = k[r] }
-        for (a, h) in subset.enumerated() where lambda[a] > 0 { accumulate(h, sign: 1, into: regionK, regionk) }
-        let crossingOn = crossing >= 0 && lambda[subset.count] > 0
+        for a in 0..<subsetCount where lambda[a] > 0 {
+            accumulate(Int(subsetItems[a]), sign: 1, into: regionK, regionk)
+        }
+        let crossingOn = crossing >= 0 && lambda[subsetCount] > 0
         if crossingOn { accumulate(crossing, sign: 1, into: regionK, regionk) }
         // (I − A − K) z = k + c
         for i in 0..<R * R { scratch[i] = identityMinusA[i] - regionK[i] }

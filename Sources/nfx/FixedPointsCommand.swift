@@ -64,6 +64,9 @@ struct FixedPointsCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
+        // The walk parallelises over lines itself and calls BLAS only for tiny eigenproblems: keep OpenBLAS'
+        // threads from competing for the cores.
+        BLASThreads.set(1)
         let spec = InputSpec(parsing: model)
         let group = spec.dataset ?? "/rnn"
         let outputPath = options.outputPath(for: spec, command: "fixedpoints")
