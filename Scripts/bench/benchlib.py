@@ -206,3 +206,23 @@ def markdown_table(headers, rows):
     lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def run_json_peak_memory(command):
+    """`run_json` under `/usr/bin/time -f %M`: (JSON result, peak resident memory in KiB, or None).
+
+    The peak is the whole process's maximum resident set (ru_maxrss), start-up included; without GNU time
+    (not installed) the command runs bare and the memory is None.
+    """
+    if not os.path.exists("/usr/bin/time"):
+        return run_json(command), None
+    result = subprocess.run(["/usr/bin/time", "-f", "peak-kib %M"] + list(command), capture_output=True, text=True)
+    lines = result.stderr.splitlines()
+    peak = next((int(line.split()[1]) for line in reversed(lines) if line.startswith("peak-kib ")), None)
+    if result.returncode != 0:
+        errors = "\n".join(line for line in lines if not line.startswith("peak-kib ")).strip()
+        raise RuntimeError(f"{' '.join(command)} exited {result.returncode}: {errors}")
+    stdout = [line for line in result.stdout.splitlines() if line.strip()]
+    if not stdout:
+        raise RuntimeError(f"{' '.join(command)} printed nothing on stdout")
+    return json.loads(stdout[-1]), peak

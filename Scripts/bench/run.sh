@@ -58,3 +58,6 @@ echo "bench: OpenBLAS environment: ${openblas_env:-none set}"
 check_load
 "$VENV/bin/python" Scripts/bench/foundation.py --nfx-bench "$NFX_BENCH" --data "$DATA/matrix.h5" \
     --output docs/benchmarks.md
+# Appends the "Fixed points" section to the document foundation.py just wrote (simulates its own networks).
+echo "bench: fixed points"
+"$VENV/bin/python" Scripts/bench/fixedpoints.py --nfx "$NFX" --data "$DATA" --output docs/benchmarks.md

@@ -168,9 +168,20 @@ struct ArrangementWalk: Sendable {
         let context = LineContext(walk: self, k: k, normals: restrictedNormals, offsets: restrictedOffsets,
                                   direction: direction)
         if k == 0 { return context.pointRegion() }
+        switch (R, k) {
+        case (1, 1): return walkAll(context, Shape1.self, threads: threads, progress: progress)
+        case (2, 2): return walkAll(context, Shape2.self, threads: threads, progress: progress)
+        case (3, 3): return walkAll(context, Shape3.self, threads: threads, progress: progress)
+        default: return walkAll(context, DynamicShape.self, threads: threads, progress: progress)
+        }
+    }
+
+    private func walkAll<S: WalkShape>(_ context: LineContext, _ shape: S.Type, threads: Int,
+                                       progress: (@Sendable (Int, Int) -> Void)?) -> Outcome {
+        let H = arrangement.count, k = context.k
         if k == 1 {
             var outcome = Outcome()
-            context.walkLine(subset: [], workspace: LineWorkspace(walk: self, dimension: k), into: &outcome)
+            context.walkLine(S.self, subset: [], workspace: LineWorkspace(walk: self, dimension: k), into: &outcome)
             return outcome
         }
         // Lines are (k − 1)-subsets; a task is every subset starting with one index.
@@ -184,7 +195,7 @@ struct ArrangementWalk: Sendable {
             var subset = [Int](repeating: 0, count: k - 1)
             while let first = state.next() {
                 subset[0] = first
-                context.enumerateSubsets(&subset, position: 1, workspace: workspace, into: &outcome)
+                context.enumerateSubsets(S.self, &subset, position: 1, workspace: workspace, into: &outcome)
                 if let progress { progress(state.finished(), tasks) }
             }
             results.merge(outcome)
@@ -203,17 +214,17 @@ struct LineContext {
 
     var arrangement: SwitchingArrangement { walk.arrangement }
 
-    func enumerateSubsets(_ subset: inout [Int], position: Int, workspace: LineWorkspace,
-                          into outcome: inout ArrangementWalk.Outcome) {
+    func enumerateSubsets<S: WalkShape>(_ shape: S.Type, _ subset: inout [Int], position: Int,
+                                        workspace: LineWorkspace, into outcome: inout ArrangementWalk.Outcome) {
         if position == subset.count {
-            walkLine(subset: subset, workspace: workspace, into: &outcome)
+            walkLine(S.self, subset: subset, workspace: workspace, into: &outcome)
             return
         }
         let H = arrangement.count
         var next = subset[position - 1] + 1
         while next <= H - (subset.count - position) {
             subset[position] = next
-            enumerateSubsets(&subset, position: position + 1, workspace: workspace, into: &outcome)
+            enumerateSubsets(S.self, &subset, position: position + 1, workspace: workspace, into: &outcome)
             next += 1
         }
     }
@@ -222,26 +233,28 @@ struct LineContext {
     func pointRegion() -> ArrangementWalk.Outcome {
         var outcome = ArrangementWalk.Outcome()
         let w = LineWorkspace(walk: walk, dimension: 0)
-        w.resetMap()
+        w.resetMap(DynamicShape.self)
         for h in 0..<arrangement.count {
             w.positive[h] = offsets[h] > 0
-            if w.positive[h] { w.toggleMap(h, sign: 1) }
+            if w.positive[h] { w.toggleMap(DynamicShape.self, h, sign: 1) }
         }
         outcome.regions = 1
-        w.solveRegion(subsetCount: 0, crossing: -1, into: &outcome)
+        w.solveRegion(DynamicShape.self, subsetCount: 0, crossing: -1, into: &outcome)
         return outcome
     }
 
     /// Walks the line where the hyperplanes of `subset` meet inside the flat, emitting the region above every
     /// vertex formed with a later hyperplane (so each vertex is handled on exactly one line).
-    func walkLine(subset: [Int], workspace w: LineWorkspace, into outcome: inout ArrangementWalk.Outcome) {
-        let H = arrangement.count
+    @inline(__always)
+    func walkLine<S: WalkShape>(_ shape: S.Type, subset: [Int], workspace w: LineWorkspace,
+                                into outcome: inout ArrangementWalk.Outcome) {
+        let H = arrangement.count, k = S.dimension(w)
         guard w.line(subset: subset, normals: normals, offsets: offsets, direction: direction) else { return }
         let lastIndex = subset.last ?? -1
         for (position, h) in subset.enumerated() { w.subsetPosition[h] = Int32(position) }
         defer { for h in subset { w.subsetPosition[h] = -1 } }
 
-        w.resetMap()
+        w.resetMap(S.self)
         var crossings = 0
         let positive = w.positive, subsetPosition = w.subsetPosition, position = w.position
         let items = w.items, keys = w.keys, linePoint = w.linePoint, lineDirection = w.lineDirection
@@ -269,7 +282,7 @@ struct LineContext {
                         crossings += 1
                         positive[h] = slope < 0
                     }
-                    if positive[h] { w.toggleMap(h, sign: 1) }
+                    if positive[h] { w.toggleMap(S.self, h, sign: 1) }
                 }
             }
         }
@@ -283,7 +296,7 @@ struct LineContext {
         var lowest = Double.infinity, highest = -Double.infinity
         for index in 0..<crossings {
             let h = Int(items[index])
-            if positive[h] { w.toggleMap(h, sign: -1) }
+            if positive[h] { w.toggleMap(S.self, h, sign: -1) }
             if h > lastIndex {
                 outcome.regions += 1
                 let height = heightAtOrigin + position[h] * heightSlope
@@ -303,10 +316,10 @@ struct LineContext {
                     }
                 }
                 lambda[m] = lambdaH
-                w.solveRegion(subsetCount: m, crossing: h, into: &outcome)
+                w.solveRegion(S.self, subsetCount: m, crossing: h, into: &outcome)
             }
             positive[h].toggle()
-            if positive[h] { w.toggleMap(h, sign: 1) }
+            if positive[h] { w.toggleMap(S.self, h, sign: 1) }
         }
         if lowest <= highest {
             outcome.lowestHeight = min(outcome.lowestHeight ?? lowest, lowest)
@@ -401,19 +414,21 @@ final class LineWorkspace {
         counts.deallocate()
     }
 
-    func resetMap() {
-        for i in 0..<rank * rank { K[i] = 0 }
-        for i in 0..<rank { k[i] = 0 }
+    @inline(__always)
+    func resetMap<S: WalkShape>(_ shape: S.Type) {
+        let R = S.rank(self)
+        for i in 0..<R * R { K[i] = 0 }
+        for i in 0..<R { k[i] = 0 }
     }
 
     @inline(__always)
-    func toggleMap(_ h: Int, sign: Double) { accumulate(h, sign: sign, into: K, k) }
+    func toggleMap<S: WalkShape>(_ shape: S.Type, _ h: Int, sign: Double) { accumulate(S.self, h, sign: sign, into: K, k) }
 
     /// Adds (sign +1) or removes (−1) hyperplane h's rank-1 term (see SwitchingArrangement).
     @inline(__always)
-    func accumulate(_ h: Int, sign: Double, into targetK: UnsafeMutablePointer<Double>,
-                    _ targetk: UnsafeMutablePointer<Double>) {
-        let R = rank
+    func accumulate<S: WalkShape>(_ shape: S.Type, _ h: Int, sign: Double, into targetK: UnsafeMutablePointer<Double>,
+                                  _ targetk: UnsafeMutablePointer<Double>) {
+        let R = S.rank(self)
         let o = outer + h * R * R, c = shift + h * R
         for i in 0..<R * R { targetK[i] += sign * o[i] }
         for r in 0..<R { targetk[r] += sign * c[r] }
@@ -503,15 +518,16 @@ final class LineWorkspace {
     /// Builds the region's map (walk state, plus the hyperplanes through the vertex on the sides λ picks),
     /// solves its fixed point and keeps it if it lies in the region under the exact model.
     @inline(__always)
-    func solveRegion(subsetCount: Int, crossing: Int, into outcome: inout ArrangementWalk.Outcome) {
-        let R = rank
+    func solveRegion<S: WalkShape>(_ shape: S.Type, subsetCount: Int, crossing: Int,
+                                   into outcome: inout ArrangementWalk.Outcome) {
+        let R = S.rank(self)
         for i in 0..<R * R { regionK[i] = K[i] }
         for r in 0..<R { regionk[r] = k[r] }
         for a in 0..<subsetCount where lambda[a] > 0 {
-            accumulate(Int(subsetItems[a]), sign: 1, into: regionK, regionk)
+            accumulate(S.self, Int(subsetItems[a]), sign: 1, into: regionK, regionk)
         }
         let crossingOn = crossing >= 0 && lambda[subsetCount] > 0
-        if crossingOn { accumulate(crossing, sign: 1, into: regionK, regionk) }
+        if crossingOn { accumulate(S.self, crossing, sign: 1, into: regionK, regionk) }
         // (I − A − K) z = k + c
         for i in 0..<R * R { scratch[i] = identityMinusA[i] - regionK[i] }
         for r in 0..<R { z[r] = regionk[r] + constant[r] }
@@ -584,4 +600,31 @@ final class ResultBox: @unchecked Sendable {
         outcome.merge(other)
         lock.unlock()
     }
+}
+
+/// The latent rank and the flat's dimension, as compile-time constants for the common top-level walks (R = 1, 2,
+/// 3), so that the R × R updates and solves in the hot loop are unrolled; `DynamicShape` serves everything else.
+protocol WalkShape: SendableMetatype {
+    static func rank(_ workspace: LineWorkspace) -> Int
+    static func dimension(_ workspace: LineWorkspace) -> Int
+}
+
+enum Shape1: WalkShape {
+    @inline(__always) static func rank(_ workspace: LineWorkspace) -> Int { 1 }
+    @inline(__always) static func dimension(_ workspace: LineWorkspace) -> Int { 1 }
+}
+
+enum Shape2: WalkShape {
+    @inline(__always) static func rank(_ workspace: LineWorkspace) -> Int { 2 }
+    @inline(__always) static func dimension(_ workspace: LineWorkspace) -> Int { 2 }
+}
+
+enum Shape3: WalkShape {
+    @inline(__always) static func rank(_ workspace: LineWorkspace) -> Int { 3 }
+    @inline(__always) static func dimension(_ workspace: LineWorkspace) -> Int { 3 }
+}
+
+enum DynamicShape: WalkShape {
+    @inline(__always) static func rank(_ workspace: LineWorkspace) -> Int { workspace.rank }
+    @inline(__always) static func dimension(_ workspace: LineWorkspace) -> Int { workspace.dimension }
 }
