@@ -552,7 +552,7 @@ final class LineWorkspace {
                 // Only now pay for the rounding-aware tolerance: most candidates fail far from the boundary.
                 var magnitude = abs(offsets[g])
                 for r in 0..<R { magnitude += abs(row[r] * z[r]) }
-                let tolerance = 1e-9 * (1 + magnitude)
+                let tolerance = SwitchingArrangement.tolerance(magnitude: magnitude)
                 if required ? value < -tolerance : value > tolerance {
                     if index > 0 {
                         checkOrder[index] = checkOrder[0]

@@ -107,6 +107,11 @@ struct SwitchingArrangement: Sendable {
     func tolerance(_ h: Int, at z: UnsafePointer<Double>) -> Double {
         var magnitude = abs(offsets[h])
         for r in 0..<rank { magnitude += abs(normals[h * rank + r] * z[r]) }
-        return 1e-9 * (1 + magnitude)
+        return SwitchingArrangement.tolerance(magnitude: magnitude)
     }
+
+    /// The rounding allowance for m·z + β given Σ|terms|: generous against rounding (1e-16 relative), far below
+    /// any real distance between regions.
+    @inline(__always)
+    static func tolerance(magnitude: Double) -> Double { 1e-9 * (1 + magnitude) }
 }
