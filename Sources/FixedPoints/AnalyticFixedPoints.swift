@@ -478,11 +478,15 @@ final class LineWorkspace {
             var sum = -offsets[subset[a]]
             for b in 0..<a { sum -= lower[a * m + b] * alpha[b] }
             alpha[a] = sum / lower[a * m + a]
-            var projection = 0.0
-            for i in 0..<k { projection += q[a * k + i] * lineDirection[i] }
-            for i in 0..<k {
-                linePoint[i] += alpha[a] * q[a * k + i]
-                lineDirection[i] -= projection * q[a * k + i]
+            for i in 0..<k { linePoint[i] += alpha[a] * q[a * k + i] }
+        }
+        // d's part orthogonal to the normals, projected twice: when d is nearly in their span, one projection
+        // leaves rounding of the size of d in u, enough to make an exactly parallel hyperplane seem to cross.
+        for _ in 0..<2 {
+            for a in 0..<m {
+                var projection = 0.0
+                for i in 0..<k { projection += q[a * k + i] * lineDirection[i] }
+                for i in 0..<k { lineDirection[i] -= projection * q[a * k + i] }
             }
         }
         var norm = 0.0

@@ -21,14 +21,6 @@ public enum Stability: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var unstableDirections: Int {
-        switch self {
-        case .stable: return 0
-        case .saddle(let k): return k
-        case .unstable, .marginal: return -1
-        }
-    }
-
     static func classify(moduli: [Double], tolerance: Double = 1e-9) -> Stability {
         if moduli.contains(where: { abs($0 - 1) <= tolerance }) { return .marginal }
         let outside = moduli.filter { $0 > 1 }.count
@@ -45,6 +37,8 @@ public struct FixedPoint: Sendable {
     public let eigenvaluesReal: [Double]
     public let eigenvaluesImaginary: [Double]
     public let stability: Stability
+    /// Eigenvalues outside the unit circle (0 stable, R unstable); −1 when marginal.
+    public let unstableDirections: Int
     /// The smallest distance of a unit's input from a switching point; ≈ 0 means the point sits on a boundary
     /// between linear regions, where the Jacobian takes φ'(0) = 0.
     public let boundaryMargin: Double
@@ -112,8 +106,10 @@ func finalize(_ candidates: [[Double]], model: LowRankRNN, tolerance: Double = 1
         let (real, imaginary) = (try? eigenvalues(J)) ?? (Array(repeating: .nan, count: model.rank),
                                                           Array(repeating: .nan, count: model.rank))
         let moduli = zip(real, imaginary).map { ($0 * $0 + $1 * $1).squareRoot() }
+        let stability = Stability.classify(moduli: moduli)
         return FixedPoint(latent: z, activity: model.activity(z), eigenvaluesReal: real,
-                          eigenvaluesImaginary: imaginary, stability: Stability.classify(moduli: moduli),
+                          eigenvaluesImaginary: imaginary, stability: stability,
+                          unstableDirections: stability == .marginal ? -1 : moduli.filter { $0 > 1 }.count,
                           boundaryMargin: model.boundaryMargin(z))
     }
     func order(_ s: Stability) -> Int {

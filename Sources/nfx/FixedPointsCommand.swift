@@ -235,7 +235,7 @@ enum FixedPointsOutput {
         try root.write(result.points.flatMap(\.eigenvaluesReal), shape: [P, R], to: "/eigenvalues_real")
         try root.write(result.points.flatMap(\.eigenvaluesImaginary), shape: [P, R], to: "/eigenvalues_imag")
         try root.write(result.points.map { Int8($0.stability == .stable ? 1 : 0) }, shape: [P], to: "/stable")
-        try root.write(result.points.map { Int32($0.stability.unstableDirections) }, shape: [P],
+        try root.write(result.points.map { Int32($0.unstableDirections) }, shape: [P],
                        to: "/unstable_directions")
         try root.write(result.points.map { Int8($0.onBoundary ? 1 : 0) }, shape: [P], to: "/on_boundary")
         try root.setAttribute("fixed_points", .integer(Int64(P)))

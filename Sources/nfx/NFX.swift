@@ -31,6 +31,9 @@ struct NFX: ParsableCommand {
             Foundation.exit(error.rawValue)
         } catch let error as ValidationError {
             exit(reporting: error)
+        } catch where exitCode(for: error) == .success {
+            // --help and --version arrive from run() as ArgumentParser's clean exits.
+            NFX.exit(withError: error)
         } catch {
             // Past parsing, anything that is not already an NFXError is classified, or reported as a bug (70).
             exit(reporting: NFXError.wrapping(error))

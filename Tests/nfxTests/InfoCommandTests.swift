@@ -27,6 +27,15 @@ final class InfoCommandTests: CommandTestCase {
         XCTAssertEqual((object["attributes"] as? [String: Any])?["kind"] as? String, "rnn")
     }
 
+    func testHelpPrintsUsageAndExitsZero() throws {
+        for arguments in [["--help"], ["fixedpoints", "--help"], ["simulate", "rnn", "--help"], ["info", "-h"]] {
+            let result = try NFXExecutable.run(arguments)
+            XCTAssertEqual(result.status, 0, "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stdout.contains("USAGE:"), "\(arguments): \(result.stdout)")
+            XCTAssertFalse(result.stderr.contains("error"), result.stderr)
+        }
+    }
+
     func testDescribesNPYFiles() throws {
         try NPY.encode(NDArray(shape: [3, 4], elements: Array(repeating: 0, count: 12)))
             .write(to: URL(fileURLWithPath: path("x.npy")))
