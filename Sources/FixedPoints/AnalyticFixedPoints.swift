@@ -519,6 +519,26 @@ final class LineWorkspace {
         return true
     }
 
+    /// Solves (I − A − K) z = k + c for the region's K, k into z. R = 2 is done in registers (the system is
+    /// built and solved without a round trip through memory: this is the innermost step of the R = 2 walk).
+    @inline(__always)
+    func solveFixedPoint(_ R: Int) -> Bool {
+        if R == 2 {
+            let m00 = identityMinusA[0] - regionK[0], m01 = identityMinusA[1] - regionK[1]
+            let m10 = identityMinusA[2] - regionK[2], m11 = identityMinusA[3] - regionK[3]
+            let r0 = regionk[0] + constant[0], r1 = regionk[1] + constant[1]
+            let det = m00 * m11 - m01 * m10
+            let bound = (m00 * m00 + m01 * m01) * (m10 * m10 + m11 * m11)
+            guard det * det > 1e-22 * bound, bound > 0 else { return false }
+            z[0] = (r0 * m11 - m01 * r1) / det
+            z[1] = (m00 * r1 - r0 * m10) / det
+            return true
+        }
+        for i in 0..<R * R { scratch[i] = identityMinusA[i] - regionK[i] }
+        for r in 0..<R { z[r] = regionk[r] + constant[r] }
+        return SmallLinearSystem.solve(scratch, z, R, relativeTolerance: 1e-11)
+    }
+
     /// Builds the region's map (walk state, plus the hyperplanes through the vertex on the sides λ picks),
     /// solves its fixed point and keeps it if it lies in the region under the exact model.
     @inline(__always)
@@ -532,10 +552,7 @@ final class LineWorkspace {
         }
         let crossingOn = crossing >= 0 && lambda[subsetCount] > 0
         if crossingOn { accumulate(S.self, crossing, sign: 1, into: regionK, regionk) }
-        // (I − A − K) z = k + c
-        for i in 0..<R * R { scratch[i] = identityMinusA[i] - regionK[i] }
-        for r in 0..<R { z[r] = regionk[r] + constant[r] }
-        guard SmallLinearSystem.solve(scratch, z, R, relativeTolerance: 1e-11) else {
+        guard solveFixedPoint(R) else {
             outcome.singularRegions += 1
             return
         }
