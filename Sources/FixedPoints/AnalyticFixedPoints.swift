@@ -349,7 +349,10 @@ final class LineWorkspace {
     let slopes, dual, dualDirection, alongLine: UnsafeMutablePointer<Double>
     let subsetItems: UnsafeMutablePointer<Int32>
     /// Raw copies of the arrangement's terms, so the hot loops touch no reference-counted arrays.
-    let outer, shift, normals, offsets, identityMinusA, constant: UnsafeMutablePointer<Double>
+    let normals, offsets, identityMinusA, constant: UnsafeMutablePointer<Double>
+    /// Hyperplane h's rank-1 term w_h n_j m_jᵀ (R × R) followed by w_h β_h n_j (R), one record per hyperplane so
+    /// that a crossing touches one cache line.
+    let terms: UnsafeMutablePointer<Double>
     let K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection: UnsafeMutablePointer<Double>
     private var owned: [UnsafeMutableRawPointer] = []
 
@@ -384,8 +387,12 @@ final class LineWorkspace {
             for (i, v) in values.enumerated() { pointer[i] = v }
             return pointer
         }
-        outer = copy(arrangement.outer)
-        shift = copy(arrangement.shift)
+        terms = make(H * (R * R + R), 0.0)
+        for h in 0..<H {
+            let record = terms + h * (R * R + R)
+            for i in 0..<R * R { record[i] = arrangement.outer[h * R * R + i] }
+            for r in 0..<R { record[R * R + r] = arrangement.shift[h * R + r] }
+        }
         normals = copy(arrangement.normals)
         offsets = copy(arrangement.offsets)
         identityMinusA = copy(arrangement.identityMinusA)
@@ -404,7 +411,7 @@ final class LineWorkspace {
 
     deinit {
         for pointer in [checkOrder, subsetPosition, items, spareItems, subsetItems] { pointer.deallocate() }
-        for pointer in [K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection, position, outer, shift,
+        for pointer in [K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection, position, terms,
                         normals, offsets, identityMinusA, constant, slopes, dual, dualDirection, alongLine] {
             pointer.deallocate()
         }
@@ -429,7 +436,7 @@ final class LineWorkspace {
     func accumulate<S: WalkShape>(_ shape: S.Type, _ h: Int, sign: Double, into targetK: UnsafeMutablePointer<Double>,
                                   _ targetk: UnsafeMutablePointer<Double>) {
         let R = S.rank(self)
-        let o = outer + h * R * R, c = shift + h * R
+        let o = terms + h * (R * R + R), c = o + R * R
         for i in 0..<R * R { targetK[i] += sign * o[i] }
         for r in 0..<R { targetk[r] += sign * c[r] }
     }
