@@ -2,8 +2,8 @@
 /// with up to H crossings); a comparison sort was most of the walk's time.
 ///
 /// A least-significant-digit radix sort orders the crossings by an order-preserving 32-bit image of their Float32
-/// rounding (four byte passes, skipping bytes that all keys share), and an insertion pass then orders the few
-/// neighbours that rounding made equal by their exact Double positions: linear time overall.
+/// rounding (two or four byte passes, skipping bytes that all keys share), and an insertion pass then orders the
+/// few neighbours that the shortened key made equal by their exact Double positions: linear time overall.
 enum RadixSort {
     /// An order-preserving map of a Double (through its Float32 rounding, which is monotone) to UInt32.
     @inline(__always)
@@ -21,7 +21,10 @@ enum RadixSort {
         if count > 64 {
             var sourceKeys = keys, sourceItems = items
             var targetKeys = spareKeys, targetItems = spareItems
-            for pass in 0..<4 {
+            // Short lists sort on the top 16 bits (sign, exponent, 7 mantissa bits) and leave the few ties to the
+            // insertion pass; long ones need all 32 bits or the ties grow.
+            let firstPass = count > 2048 ? 0 : 2
+            for pass in firstPass..<4 {
                 let shift = UInt32(pass * 8)
                 for i in 0..<256 { counts[i] = 0 }
                 for i in 0..<count { counts[Int((sourceKeys[i] >> shift) & 0xff)] += 1 }
