@@ -261,6 +261,7 @@ struct LineContext {
         let slopes = w.slopes, dual = w.dual, dualDirection = w.dualDirection, lambda = w.lambda
         let along = w.alongLine[0], m = subset.count
         for (a, h) in subset.enumerated() { w.subsetItems[a] = Int32(h) }
+        w.prepareSubsetTerms(S.self, count: m)
         normals.withUnsafeBufferPointer { normalsBuffer in
             offsets.withUnsafeBufferPointer { offsetsBuffer in
                 let n = normalsBuffer.baseAddress!, o = offsetsBuffer.baseAddress!
@@ -348,6 +349,8 @@ final class LineWorkspace {
     /// d·u, and the line's hyperplanes.
     let slopes, dual, dualDirection, alongLine: UnsafeMutablePointer<Double>
     let subsetItems: UnsafeMutablePointer<Int32>
+    /// For each subset of the line's hyperplanes (a bit mask), the sum of their terms: R × R then R.
+    let subsetTerms: UnsafeMutablePointer<Double>
     /// Raw copies of the arrangement's terms, so the hot loops touch no reference-counted arrays.
     let normals, offsets, identityMinusA, constant: UnsafeMutablePointer<Double>
     /// Hyperplane h's rank-1 term w_h n_j m_jᵀ (R × R) followed by w_h β_h n_j (R), one record per hyperplane so
@@ -382,6 +385,7 @@ final class LineWorkspace {
         dualDirection = make(dimension, 0.0)
         alongLine = make(1, 0.0)
         subsetItems = make(dimension, 0)
+        subsetTerms = make((1 << min(max(dimension - 1, 0), WalkLimits.precomputedSubsetSize)) * (R * R + R), 0.0)
         func copy(_ values: [Double]) -> UnsafeMutablePointer<Double> {
             let pointer = make(values.count, 0.0)
             for (i, v) in values.enumerated() { pointer[i] = v }
@@ -411,7 +415,7 @@ final class LineWorkspace {
 
     deinit {
         for pointer in [checkOrder, subsetPosition, items, spareItems, subsetItems] { pointer.deallocate() }
-        for pointer in [K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection, position, terms,
+        for pointer in [K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection, position, terms, subsetTerms,
                         normals, offsets, identityMinusA, constant, slopes, dual, dualDirection, alongLine] {
             pointer.deallocate()
         }
@@ -426,6 +430,21 @@ final class LineWorkspace {
         let R = S.rank(self)
         for i in 0..<R * R { K[i] = 0 }
         for i in 0..<R { k[i] = 0 }
+    }
+
+    /// Sums the terms of every combination of the line's hyperplanes, once per line.
+    @inline(__always)
+    func prepareSubsetTerms<S: WalkShape>(_ shape: S.Type, count m: Int) {
+        guard m <= WalkLimits.precomputedSubsetSize else { return }
+        let R = S.rank(self), stride = R * R + R
+        for mask in 0..<(1 << m) {
+            let target = subsetTerms + mask * stride
+            for i in 0..<stride { target[i] = 0 }
+            for a in 0..<m where mask & (1 << a) != 0 {
+                let record = terms + Int(subsetItems[a]) * stride
+                for i in 0..<stride { target[i] += record[i] }
+            }
+        }
     }
 
     @inline(__always)
@@ -552,10 +571,19 @@ final class LineWorkspace {
     func solveRegion<S: WalkShape>(_ shape: S.Type, subsetCount: Int, crossing: Int,
                                    into outcome: inout ArrangementWalk.Outcome) {
         let R = S.rank(self)
-        for i in 0..<R * R { regionK[i] = K[i] }
-        for r in 0..<R { regionk[r] = k[r] }
-        for a in 0..<subsetCount where lambda[a] > 0 {
-            accumulate(S.self, Int(subsetItems[a]), sign: 1, into: regionK, regionk)
+        if subsetCount <= WalkLimits.precomputedSubsetSize {
+            // Walk state plus the line's hyperplanes on the sides λ picks, from the line's precomputed sums.
+            var mask = 0
+            for a in 0..<subsetCount where lambda[a] > 0 { mask |= 1 << a }
+            let combination = subsetTerms + mask * (R * R + R)
+            for i in 0..<R * R { regionK[i] = K[i] + combination[i] }
+            for r in 0..<R { regionk[r] = k[r] + combination[R * R + r] }
+        } else {
+            for i in 0..<R * R { regionK[i] = K[i] }
+            for r in 0..<R { regionk[r] = k[r] }
+            for a in 0..<subsetCount where lambda[a] > 0 {
+                accumulate(S.self, Int(subsetItems[a]), sign: 1, into: regionK, regionk)
+            }
         }
         let crossingOn = crossing >= 0 && lambda[subsetCount] > 0
         if crossingOn { accumulate(S.self, crossing, sign: 1, into: regionK, regionk) }
@@ -655,4 +683,9 @@ enum Shape3: WalkShape {
 enum DynamicShape: WalkShape {
     @inline(__always) static func rank(_ workspace: LineWorkspace) -> Int { workspace.rank }
     @inline(__always) static func dimension(_ workspace: LineWorkspace) -> Int { workspace.dimension }
+}
+
+enum WalkLimits {
+    /// Lines through at most this many hyperplanes get their 2^m term sums precomputed (R ≤ 7).
+    static let precomputedSubsetSize = 6
 }
