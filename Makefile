@@ -27,7 +27,7 @@ release: deps
 	$(SWIFT) build -c release
 
 test: deps
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 # Builds in release, simulates a small recording of each kind, runs every command on it, prints what it found.
 demo: release
