@@ -26,12 +26,13 @@ let package = Package(
 
         // Analyses.
         .target(name: "FixedPoints", dependencies: ["NFXCore", "LinearAlgebra"]),
+        .target(name: "Deconvolution", dependencies: ["NFXCore"]),
         .target(name: "Simulation", dependencies: ["NFXCore", "LinearAlgebra", "FixedPoints"]),
 
         // The command-line tool: argument parsing, input, output; no algorithms.
         .executableTarget(name: "nfx", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            "NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO", "Simulation", "FixedPoints",
+            "NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO", "Simulation", "FixedPoints", "Deconvolution",
         ]),
         // Measures the machine's floors (DGEMM, memory bandwidth, HDF5 I/O) for `make bench`.
         .executableTarget(name: "nfx-bench", dependencies: ["NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO"],
@@ -44,6 +45,7 @@ let package = Package(
         .testTarget(name: "NFXIOTests", dependencies: ["NFXIO", "HDF5Kit", "NFXCore"]),
         .testTarget(name: "FixedPointsTests", dependencies: ["FixedPoints", "LinearAlgebra", "NFXCore", "HDF5Kit"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "DeconvolutionTests", dependencies: ["Deconvolution", "Simulation", "NFXCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "LinearAlgebra", "NFXCore", "FixedPoints"]),
         .testTarget(name: "nfxTests", dependencies: ["nfx", "HDF5Kit", "NFXCore"]),
     ]

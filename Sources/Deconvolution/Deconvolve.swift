@@ -1,0 +1,133 @@
+import Dispatch
+import Foundation
+
+/// What `deconvolve` may take as given instead of estimating.
+public struct DeconvolutionOptions: Sendable {
+    /// AR(1) coefficient; estimated from the autocovariance when nil.
+    public var g: Double?
+    /// Noise standard deviation; estimated from the power spectrum when nil.
+    public var sigma: Double?
+    /// Constant baseline; estimated jointly with the spikes when nil.
+    public var baseline: Double?
+    /// Sparsity penalty; when nil it is chosen so that the residual matches the noise (σ²T).
+    public var lambda: Double?
+    /// Minimal spike size (hard threshold); 0 keeps every positive amplitude.
+    public var minimumSpike: Double = 0
+
+    public init(g: Double? = nil, sigma: Double? = nil, baseline: Double? = nil, lambda: Double? = nil,
+                minimumSpike: Double = 0) {
+        self.g = g
+        self.sigma = sigma
+        self.baseline = baseline
+        self.lambda = lambda
+        self.minimumSpike = minimumSpike
+    }
+}
+
+public struct DeconvolvedTrace: Sendable {
+    public var calcium: [Double]
+    public var spikes: [Double]
+    public var baseline: Double
+    public var sigma: Double
+    public var lambda: Double
+    public var g: Double
+    /// Why this trace got zeros instead of a fit (all NaN, constant), for a per-neuron warning.
+    public var warning: String?
+}
+
+public enum Deconvolution {
+    /// Deconvolves one trace under AR(1): parameters estimated unless given, baseline fitted jointly with the
+    /// spikes (alternating b = mean(y − c) with the noise-constrained solve), NaN frames bridged (NaN out there).
+    public static func deconvolve(_ trace: [Double], options: DeconvolutionOptions = DeconvolutionOptions())
+        -> DeconvolvedTrace {
+        let T = trace.count
+        let observed = trace.filter { !$0.isNaN }
+        func zeros(_ why: String) -> DeconvolvedTrace {
+            let zero = trace.map { $0.isNaN ? Double.nan : 0 }
+            return DeconvolvedTrace(calcium: zero, spikes: zero, baseline: observed.first ?? 0, sigma: 0, lambda: 0,
+                                    g: options.g ?? 0, warning: why)
+        }
+        if observed.isEmpty { return zeros("every frame is NaN") }
+        if observed.allSatisfy({ $0 == observed[0] }) { return zeros("the trace is constant") }
+
+        let sigma = options.sigma ?? ParameterEstimation.noiseLevel(trace)
+        let g = options.g ?? ParameterEstimation.ar1Coefficient(trace, sigma: sigma)
+        var baseline = options.baseline ?? percentile(observed, 0.15)
+        var calcium = [Double](repeating: 0, count: T), spikes = calcium
+        var shifted = trace
+        var lambda = options.lambda ?? 0
+        let rounds = options.baseline == nil ? 10 : 1
+        for _ in 0..<rounds {
+            for t in 0..<T { shifted[t] = trace[t] - baseline }
+            shifted.withUnsafeBufferPointer { y in
+                calcium.withUnsafeMutableBufferPointer { c in
+                    spikes.withUnsafeMutableBufferPointer { s in
+                        if let given = options.lambda {
+                            OASIS.ar1(y, g: g, lambda: given, calcium: c, spikes: s)
+                        } else {
+                            lambda = OASIS.noiseConstrainedAR1(y, g: g, sigma: sigma, calcium: c, spikes: s)
+                        }
+                    }
+                }
+            }
+            guard options.baseline == nil else { break }
+            // The least-squares baseline for this calcium; stop when it no longer moves.
+            var sum = 0.0
+            for t in 0..<T where !trace[t].isNaN { sum += trace[t] - calcium[t] }
+            let next = sum / Double(observed.count)
+            let moved = abs(next - baseline)
+            baseline = next
+            if moved <= 1e-6 * max(sigma, 1e-12) { break }
+        }
+        if options.minimumSpike > 0 {
+            for t in 0..<T { shifted[t] = trace[t] - baseline }
+            _ = shifted.withUnsafeBufferPointer { y in
+                calcium.withUnsafeMutableBufferPointer { c in
+                    spikes.withUnsafeMutableBufferPointer { s in
+                        OASIS.ar1(y, g: g, lambda: lambda, minimumSpike: options.minimumSpike, calcium: c, spikes: s)
+                    }
+                }
+            }
+        }
+        return DeconvolvedTrace(calcium: calcium, spikes: spikes, baseline: baseline, sigma: sigma, lambda: lambda,
+                                g: g, warning: nil)
+    }
+
+    /// Every row of a neurons × frames array, in parallel over neurons. Each neuron's result depends only on its
+    /// own trace, so the output is the same for any thread count.
+    public static func deconvolve(rows: Int, frames: Int, values: [Double], options: DeconvolutionOptions,
+                                  threads: Int) -> [DeconvolvedTrace] {
+        let results = ResultSlots(count: rows)
+        let workers = max(1, min(threads, rows))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for row in stride(from: worker, to: rows, by: workers) {
+                let trace = Array(values[row * frames..<(row + 1) * frames])
+                results.set(row, deconvolve(trace, options: options))
+            }
+        }
+        return results.values
+    }
+
+    static func percentile(_ values: [Double], _ fraction: Double) -> Double {
+        let sorted = values.sorted()
+        let position = fraction * Double(sorted.count - 1)
+        let lower = Int(position.rounded(.down)), upper = min(lower + 1, sorted.count - 1)
+        return sorted[lower] + (position - Double(lower)) * (sorted[upper] - sorted[lower])
+    }
+}
+
+/// One slot per neuron, written by exactly one worker each.
+private final class ResultSlots: @unchecked Sendable {
+    private var slots: [DeconvolvedTrace?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: DeconvolvedTrace) {
+        lock.lock()
+        slots[index] = value
+        lock.unlock()
+    }
+
+    var values: [DeconvolvedTrace] { slots.map { $0! } }
+}

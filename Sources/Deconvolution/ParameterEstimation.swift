@@ -1,0 +1,129 @@
+import Foundation
+
+/// Noise level and calcium time constant from the trace itself, as OASIS' `estimate_parameters` does them
+/// (Pnevmatikakis et al. 2016, CaImAn): σ from the high-frequency plateau of the power spectrum, where calcium
+/// transients have no power; g from the autocovariance, which for AR(1) plus white noise decays as g^k beyond lag 0.
+public enum ParameterEstimation {
+    /// σ² = ½ · mean of the one-sided Welch power spectral density over 0.25–0.5 of the Nyquist frequency
+    /// (segments of 256 frames, Hann window, half overlap, mean removed: scipy.signal.welch's defaults).
+    public static func noiseLevel(_ y: [Double]) -> Double {
+        let observed = y.filter { !$0.isNaN }
+        guard observed.count > 1 else { return 0 }
+        let length = min(256, observed.count)
+        let step = length / 2
+        let window = (0..<length).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(length)) }
+        let windowPower = window.reduce(0) { $0 + $1 * $1 }
+        let bins = (0...(length / 2)).filter { k in
+            let frequency = Double(k) / Double(length)
+            return frequency > 0.25 && frequency < 0.5
+        }
+        guard !bins.isEmpty else { return 0 }
+        var power = [Double](repeating: 0, count: bins.count)
+        var segments = 0
+        let fft = length.nonzeroBitCount == 1 ? FFT(size: length) : nil
+        var start = 0
+        var real = [Double](repeating: 0, count: length), imaginary = real
+        while start + length <= observed.count {
+            let segment = observed[start..<start + length]
+            let mean = segment.reduce(0, +) / Double(length)
+            for (i, value) in segment.enumerated() {
+                real[i] = (value - mean) * window[i]
+                imaginary[i] = 0
+            }
+            if let fft {
+                fft.transform(&real, &imaginary)
+                for (j, k) in bins.enumerated() { power[j] += real[k] * real[k] + imaginary[k] * imaginary[k] }
+            } else {
+                for (j, k) in bins.enumerated() {
+                    var re = 0.0, im = 0.0
+                    for i in 0..<length {
+                        let angle = -2 * Double.pi * Double(k * i) / Double(length)
+                        re += real[i] * cos(angle)
+                        im += real[i] * sin(angle)
+                    }
+                    power[j] += re * re + im * im
+                }
+            }
+            segments += 1
+            start += step
+        }
+        // One-sided density at unit sampling rate: 2|X_k|² / Σw²; σ² is half of it for white noise.
+        let density = power.map { 2 * $0 / (windowPower * Double(segments)) }
+        return (density.reduce(0, +) / Double(density.count) / 2).squareRoot()
+    }
+
+    /// The AR(1) coefficient from the biased autocovariance γ of the mean-removed trace (NaN frames dropped):
+    /// least squares of γ(k + 1) ≈ g γ(k) for k = 0…lags − 1, with σ² removed from γ(0), shrunk by `fudgeFactor`
+    /// (OASIS' default 0.98, against the bias of the estimate) and kept within (0, 1).
+    public static func ar1Coefficient(_ y: [Double], sigma: Double, lags: Int = 11, fudgeFactor: Double = 0.98)
+        -> Double {
+        let observed = y.filter { !$0.isNaN }
+        guard observed.count > lags + 1 else { return 0.95 * fudgeFactor }
+        let mean = observed.reduce(0, +) / Double(observed.count)
+        let centred = observed.map { $0 - mean }
+        let covariance = (0...lags).map { lag -> Double in
+            var sum = 0.0
+            for t in lag..<centred.count { sum += centred[t] * centred[t - lag] }
+            return sum / Double(centred.count)
+        }
+        var numerator = 0.0, denominator = 0.0
+        for k in 0..<lags {
+            let a = covariance[k] - (k == 0 ? sigma * sigma : 0)
+            numerator += a * covariance[k + 1]
+            denominator += a * a
+        }
+        guard denominator > 0 else { return 0.95 * fudgeFactor }
+        var root = numerator / denominator
+        // OASIS replaces roots outside (0, 1) by 0.95 or 0.15 plus random jitter; nfx keeps no randomness here.
+        if root > 1 { root = 0.95 }
+        if root < 0 { root = 0.15 }
+        return fudgeFactor * root
+    }
+}
+
+/// An in-place radix-2 complex FFT (Cooley–Tukey, iterative, bit-reversed input order) for the Welch segments.
+struct FFT {
+    let size: Int
+    private let cosines: [Double]
+    private let sines: [Double]
+
+    init(size: Int) {
+        precondition(size > 0 && size.nonzeroBitCount == 1, "FFT size must be a power of two")
+        self.size = size
+        cosines = (0..<size / 2).map { cos(-2 * Double.pi * Double($0) / Double(size)) }
+        sines = (0..<size / 2).map { sin(-2 * Double.pi * Double($0) / Double(size)) }
+    }
+
+    func transform(_ real: inout [Double], _ imaginary: inout [Double]) {
+        var j = 0
+        for i in 1..<size {
+            var bit = size >> 1
+            while j & bit != 0 {
+                j ^= bit
+                bit >>= 1
+            }
+            j |= bit
+            if i < j {
+                real.swapAt(i, j)
+                imaginary.swapAt(i, j)
+            }
+        }
+        var length = 2
+        while length <= size {
+            let stride = size / length
+            for start in Swift.stride(from: 0, to: size, by: length) {
+                for k in 0..<length / 2 {
+                    let wr = cosines[k * stride], wi = sines[k * stride]
+                    let a = start + k, b = a + length / 2
+                    let tr = real[b] * wr - imaginary[b] * wi
+                    let ti = real[b] * wi + imaginary[b] * wr
+                    real[b] = real[a] - tr
+                    imaginary[b] = imaginary[a] - ti
+                    real[a] += tr
+                    imaginary[a] += ti
+                }
+            }
+            length *= 2
+        }
+    }
+}

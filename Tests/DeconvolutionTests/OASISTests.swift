@@ -1,0 +1,114 @@
+import Foundation
+import XCTest
+import NFXCore
+@testable import Deconvolution
+
+final class OASISTests: XCTestCase {
+    /// AR(1) calcium from spikes: c_t = g c_{t−1} + s_t.
+    private func calcium(_ spikes: [Double], g: Double) -> [Double] {
+        var c = spikes
+        for t in 1..<c.count { c[t] += g * c[t - 1] }
+        return c
+    }
+
+    private func randomTrace(_ T: Int, g: Double, sigma: Double, seed: UInt64) -> [Double] {
+        var generator = SeededGenerator(seed: seed)
+        let spikes = (0..<T).map { _ in generator.uniform() < 0.08 ? 0.5 + generator.uniform() : 0 }
+        return zip(calcium(spikes, g: g), (0..<T).map { _ in sigma * generator.normal() }).map { $0 + $1 }
+    }
+
+    /// Karush–Kuhn–Tucker conditions of min ½‖Kx − y‖² + λ Σx, x ≥ 0, where x = (c₀, s₁, …, s_{T−1}) and
+    /// K_{tτ} = g^{t−τ}: the gradient vanishes where x > 0 and is ≥ 0 where x = 0. They certify optimality of a
+    /// convex problem, so this is a brute-force-free optimality check.
+    private func assertOptimal(_ y: [Double], g: Double, lambda: Double, file: StaticString = #filePath,
+                               line: UInt = #line) {
+        let (c, s) = OASIS.ar1(y, g: g, lambda: lambda)
+        let T = y.count
+        var x = s
+        x[0] = c[0]
+        for t in 0..<T { XCTAssertGreaterThanOrEqual(x[t], -1e-12, "x[\(t)]", file: file, line: line) }
+        // The reported calcium is K x.
+        XCTAssertEqual(calcium(x, g: g).enumerated().map { abs($1 - c[$0]) }.max()!, 0, accuracy: 1e-10,
+                       file: file, line: line)
+        // gradient_τ = Σ_{t≥τ} g^{t−τ} (c_t − y_t) + λ, accumulated backwards.
+        var gradient = [Double](repeating: 0, count: T)
+        var running = 0.0
+        for t in stride(from: T - 1, through: 0, by: -1) {
+            running = running * g + (c[t] - y[t])
+            gradient[t] = running + lambda
+        }
+        let scale = 1e-9 * (1 + y.map(abs).max()!)
+        for t in 0..<T {
+            if x[t] > 1e-12 {
+                XCTAssertEqual(gradient[t], 0, accuracy: scale, "active \(t)", file: file, line: line)
+            } else {
+                XCTAssertGreaterThanOrEqual(gradient[t], -scale, "inactive \(t)", file: file, line: line)
+            }
+        }
+    }
+
+    func testSolutionSatisfiesTheOptimalityConditions() {
+        for seed in UInt64(0)..<40 {
+            let g = [0.1, 0.5, 0.9, 0.95, 0.999][Int(seed % 5)]
+            let y = randomTrace(20 + Int(seed) * 4, g: g, sigma: 0.3, seed: seed)
+            for lambda in [0.0, 0.1, 1.0] { assertOptimal(y, g: g, lambda: lambda) }
+        }
+    }
+
+    func testNoiseFreeTraceGivesBackItsSpikes() {
+        var generator = SeededGenerator(seed: 3)
+        let spikes = (0..<500).map { t in t > 0 && generator.uniform() < 0.05 ? 1 + generator.uniform() : 0 }
+        let y = calcium(spikes, g: 0.95)
+        let (c, s) = OASIS.ar1(y, g: 0.95)
+        for t in 0..<y.count {
+            XCTAssertEqual(c[t], y[t], accuracy: 1e-10)
+            XCTAssertEqual(s[t], spikes[t], accuracy: 1e-10)
+        }
+    }
+
+    func testShortTracesAndExtremeCoefficients() {
+        XCTAssertEqual(OASIS.ar1([2.0], g: 0.9).calcium, [2.0])
+        XCTAssertEqual(OASIS.ar1([-1.0], g: 0.9).calcium, [0.0], "calcium is never negative")
+        let two = OASIS.ar1([1.0, 3.0], g: 0.5)
+        XCTAssertEqual(two.calcium, [1.0, 3.0])
+        XCTAssertEqual(two.spikes, [0.0, 2.5])
+        for g in [0.1, 0.999] { assertOptimal(randomTrace(200, g: g, sigma: 0.2, seed: 11), g: g, lambda: 0.05) }
+    }
+
+    func testMinimumSpikeSizeIsEnforced() {
+        let y = randomTrace(400, g: 0.9, sigma: 0.3, seed: 5)
+        let (_, s) = OASIS.ar1(y, g: 0.9, minimumSpike: 0.5)
+        for t in 1..<s.count { XCTAssertTrue(abs(s[t]) < 1e-9 || s[t] >= 0.5 - 1e-9, "s[\(t)] = \(s[t])") }
+    }
+
+    func testNaNFramesAreBridgedAndStayNaN() {
+        var y = randomTrace(300, g: 0.9, sigma: 0.1, seed: 8)
+        for t in 100..<120 { y[t] = .nan }
+        let (c, s) = OASIS.ar1(y, g: 0.9, lambda: 0.1)
+        for t in 0..<300 {
+            XCTAssertEqual(c[t].isNaN, (100..<120).contains(t))
+            XCTAssertEqual(s[t].isNaN, (100..<120).contains(t))
+        }
+        // Calcium decays through the gap: the first frame after it continues the pool before it, or jumps up.
+        XCTAssertGreaterThanOrEqual(c[120] + 1e-12, c[99] * pow(0.9, 21))
+    }
+
+    func testNoiseConstraintIsMetExactly() {
+        for seed in UInt64(0)..<10 {
+            let y = randomTrace(1000, g: 0.95, sigma: 0.3, seed: seed)
+            var c = [Double](repeating: 0, count: y.count), s = c
+            let lambda = y.withUnsafeBufferPointer { yp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    s.withUnsafeMutableBufferPointer { sp in
+                        OASIS.noiseConstrainedAR1(yp, g: 0.95, sigma: 0.3, calcium: cp, spikes: sp)
+                    }
+                }
+            }
+            let rss = zip(y, c).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+            XCTAssertGreaterThan(lambda, 0)
+            XCTAssertEqual(rss / (0.09 * 1000), 1, accuracy: 1e-6, "seed \(seed)")
+            let direct = OASIS.ar1(y, g: 0.95, lambda: lambda)
+            XCTAssertEqual(direct.calcium, c, "the returned λ reproduces the solution")
+        }
+    }
+}
