@@ -45,7 +45,8 @@ let package = Package(
         .testTarget(name: "NFXIOTests", dependencies: ["NFXIO", "HDF5Kit", "NFXCore"]),
         .testTarget(name: "FixedPointsTests", dependencies: ["FixedPoints", "LinearAlgebra", "NFXCore", "HDF5Kit"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "DeconvolutionTests", dependencies: ["Deconvolution", "Simulation", "NFXCore"]),
+        .testTarget(name: "DeconvolutionTests", dependencies: ["Deconvolution", "Simulation", "NFXCore"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "LinearAlgebra", "NFXCore", "FixedPoints"]),
         .testTarget(name: "nfxTests", dependencies: ["nfx", "HDF5Kit", "NFXCore"]),
     ]

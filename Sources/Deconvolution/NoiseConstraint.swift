@@ -2,12 +2,13 @@ import Foundation
 
 extension OASIS {
     /// The noise-constrained problem of OASIS' `deconvolve`: the smallest-L1 spikes whose calcium leaves a residual
-    /// of the expected size, ‖y − c‖² = σ² T (T observed frames). Returns λ ≥ 0 with the solution in c and s.
+    /// of the expected size, ‖y − c‖² ≈ σ² T (T observed frames). Returns λ ≥ 0 with the solution in c and s.
     ///
-    /// The residual grows with λ, piecewise quadratically (quadratic while the pools do not change), so each step
-    /// solves the quadratic of the current pools exactly — as OASIS' own homotopy does — but re-solves from
-    /// scratch in linear time rather than re-merging pools across the whole trace, keeping the total linear in
-    /// T; a bracket [low, high] falls back to bisection if a step leaves it.
+    /// The residual grows with λ and is quadratic in λ while the pools do not change, so each step solves that
+    /// quadratic exactly (OASIS' homotopy, `constrained_oasisAR1`), starting from λ = 0 and stopping as OASIS does
+    /// once the residual reaches 1 − 1e-4 of the target: nfx's λ is then OASIS' λ. Each step re-solves the trace in
+    /// linear time from scratch rather than re-merging pools across the whole trace, and takes a handful of steps,
+    /// so the whole search stays linear in T.
     public static func noiseConstrainedAR1(_ y: UnsafeBufferPointer<Double>, g: Double, sigma: Double,
                                            calcium c: UnsafeMutableBufferPointer<Double>,
                                            spikes s: UnsafeMutableBufferPointer<Double>) -> Double {
@@ -16,42 +17,45 @@ extension OASIS {
         var pools = AR1Pools()
         var lambda = 0.0
         var rss = ar1(y, g: g, lambda: 0, minimumSpike: 0, pools: &pools, calcium: c, spikes: s)
-        guard rss < target, target > 0 else { return 0 }
-        var low = 0.0, high = Double.infinity
         var derivative = [Double](repeating: 0, count: y.count)
-        for _ in 0..<200 {
-            if abs(rss - target) <= 1e-12 * target { break }
-            if rss < target { low = lambda } else { high = lambda }
-            // dc/dλ for the current pools: −(1 − g^l)/w · g^k in an inner pool, −1/w · g^k in the last, 0 where
-            // the pool is clamped at zero.
-            var aa = 0.0, bb = 0.0
+        var steps = 0
+        var below = 0.0
+        while rss < target * (1 - 1e-4) && steps < 1000 {
+            var total = 0.0
+            for t in 0..<y.count where !y[t].isNaN { total += c[t] }
+            guard total > 1e-9 else { break }
+            // dc/dλ for the current pools: −(1 − g^l)/w · g^k in an inner pool, −1/w · g^k in the last.
             for p in 0..<pools.count {
                 let isLast = p == pools.count - 1
-                let clamped = pools.value(p) <= 0
-                var slope = clamped ? 0 : (isLast ? 1 : 1 - pow(g, Double(pools.lengths[p]))) / pools.weights[p]
+                var slope = (isLast ? 1 : 1 - pow(g, Double(pools.lengths[p]))) / pools.weights[p]
                 let start = pools.starts[p]
                 for k in 0..<pools.lengths[p] {
                     derivative[start + k] = slope
                     slope *= g
                 }
             }
+            var aa = 0.0, bb = 0.0
             for t in 0..<y.count where !y[t].isNaN {
-                let residual = y[t] - c[t]
                 aa += derivative[t] * derivative[t]
-                bb += residual * derivative[t]
+                bb += (y[t] - c[t]) * derivative[t]
             }
-            var next: Double
             let cc = rss - target
-            if aa > 0, bb * bb - aa * cc >= 0 {
-                next = lambda + (-bb + (bb * bb - aa * cc).squareRoot()) / aa
-            } else {
-                next = high.isFinite ? (low + high) / 2 : max(2 * lambda, sigma)
-            }
-            if !(next > low && next < high) { next = high.isFinite ? (low + high) / 2 : max(2 * lambda, low + sigma) }
-            if next == lambda { break }
-            lambda = next
+            guard aa > 0 else { break }
+            below = lambda
+            lambda += (-bb + (bb * bb - aa * cc).squareRoot()) / aa
             rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: &pools, calcium: c, spikes: s)
-            if high.isFinite && high - low <= 1e-15 * max(1, high) { break }
+            steps += 1
+        }
+        // The last step can overshoot when pools merge on the way; OASIS accepts that, nfx narrows it down to the
+        // same 1e-4 by bisection (the residual is monotone in λ).
+        if rss > target * (1 + 1e-4) {
+            var above = lambda
+            repeat {
+                lambda = (below + above) / 2
+                rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: &pools, calcium: c, spikes: s)
+                if rss > target { above = lambda } else { below = lambda }
+                steps += 1
+            } while abs(rss / target - 1) > 1e-4 && steps < 1000
         }
         return lambda
     }

@@ -93,7 +93,7 @@ final class OASISTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(c[120] + 1e-12, c[99] * pow(0.9, 21))
     }
 
-    func testNoiseConstraintIsMetExactly() {
+    func testNoiseConstraintIsMetWithinOneInTenThousand() {
         for seed in UInt64(0)..<10 {
             let y = randomTrace(1000, g: 0.95, sigma: 0.3, seed: seed)
             var c = [Double](repeating: 0, count: y.count), s = c
@@ -106,7 +106,7 @@ final class OASISTests: XCTestCase {
             }
             let rss = zip(y, c).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
             XCTAssertGreaterThan(lambda, 0)
-            XCTAssertEqual(rss / (0.09 * 1000), 1, accuracy: 1e-6, "seed \(seed)")
+            XCTAssertEqual(rss / (0.09 * 1000), 1, accuracy: 1e-4, "seed \(seed)")
             let direct = OASIS.ar1(y, g: 0.95, lambda: lambda)
             XCTAssertEqual(direct.calcium, c, "the returned λ reproduces the solution")
         }
