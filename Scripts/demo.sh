@@ -19,6 +19,10 @@ step "every fixed point of the simulated RNN (nfx fixedpoints), exact, then by r
 "$nfx" fixedpoints "$demo/rnn.h5" -o "$demo/rnn.fixedpoints.h5" --force
 "$nfx" fixedpoints "$demo/rnn.h5" -o "$demo/rnn.search.h5" --force --method search --restarts 200 | head -1
 
+step "spikes from the simulated calcium (nfx deconvolve), scored against the planted spikes (nfx compare)"
+"$nfx" deconvolve "$demo/calcium.h5" -o "$demo/calcium.deconvolve.h5" --force --s-min 0.5
+"$nfx" compare "$demo/calcium.deconvolve.h5" "$demo/calcium.h5" | tail -1
+
 step "what a file holds (nfx info)"
 "$nfx" info "$demo/tensor.h5"
 

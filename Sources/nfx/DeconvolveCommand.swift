@@ -1,0 +1,124 @@
+import ArgumentParser
+import Deconvolution
+import Foundation
+import HDF5Kit
+import LinearAlgebra
+import NFXCore
+import NFXIO
+
+struct DeconvolveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deconvolve",
+        abstract: "Infer spikes from calcium fluorescence (OASIS, AR(1)).",
+        discussion: """
+        Input is neurons × frames (an NWB RoiResponseSeries is time-first and is transposed). Each trace is \
+        modelled as baseline + AR(1) calcium + Gaussian noise and solved exactly by OASIS (Friedrich, Zhou & \
+        Paninski 2017). By default g, σ and the baseline are estimated per neuron and λ is chosen so that the \
+        residual matches the noise (σ²T); --g, --sigma, --baseline and --lambda override. NaN frames are bridged \
+        and stay NaN in the output. Neurons run in parallel; results do not depend on --threads.
+
+        Examples:
+          nfx deconvolve calcium.h5 --s-min 0.5
+          nfx deconvolve session.nwb:/processing/ophys/Fluorescence/RoiResponseSeries/data --frame-rate 30
+        """
+    )
+
+    @OptionGroup var input: InputArguments
+
+    @Option(help: "Order of the calcium model. Only 1 is implemented so far.")
+    var arOrder: Int = 1
+
+    @Option(help: "Sparsity penalty: l1 (OASIS). l0 is not implemented yet.")
+    var penalty: String = "l1"
+
+    @Option(help: "AR(1) coefficient g (estimated per neuron when absent).")
+    var g: Double?
+
+    @Option(help: "Noise standard deviation σ (estimated per neuron when absent).")
+    var sigma: Double?
+
+    @Option(help: "Baseline (estimated per neuron, jointly with the spikes, when absent).")
+    var baseline: Double?
+
+    @Option(help: "Sparsity penalty λ (chosen per neuron from the noise when absent).")
+    var lambda: Double?
+
+    @Option(help: "Minimal spike size: smaller inferred spikes are set to zero.")
+    var sMin: Double = 0
+
+    @Option(help: "Frame rate in Hz, recorded in the output (default: the input's frame_rate attribute).")
+    var frameRate: Double?
+
+    @OptionGroup var options: CommonOptions
+
+    func validate() throws {
+        guard arOrder == 1 else {
+            throw ValidationError("--ar-order \(arOrder): only AR(1) is implemented so far (AR(2) is planned)")
+        }
+        guard penalty == "l1" else { throw ValidationError("--penalty \(penalty): only l1 is implemented so far") }
+        if let g, !(g > 0 && g < 1) { throw ValidationError("--g must be in (0, 1), got \(g)") }
+        if let sigma, !(sigma >= 0 && sigma.isFinite) { throw ValidationError("--sigma must be ≥ 0, got \(sigma)") }
+        if let baseline, !baseline.isFinite { throw ValidationError("--baseline must be finite") }
+        if let lambda, !(lambda >= 0 && lambda.isFinite) { throw ValidationError("--lambda must be ≥ 0, got \(lambda)") }
+        guard sMin >= 0 && sMin.isFinite else { throw ValidationError("--s-min must be ≥ 0, got \(sMin)") }
+        if let frameRate, !(frameRate > 0) { throw ValidationError("--frame-rate must be positive, got \(frameRate)") }
+    }
+
+    func run() throws {
+        let started = Date()
+        // The analysis parallelises over neurons: OpenBLAS (unused here) must not compete for the cores.
+        BLASThreads.set(1)
+        let spec = input.spec
+        let output = try AtomicOutput(path: options.outputPath(for: spec, command: "deconvolve"), force: options.force,
+                                      inputs: [spec.path])
+        let loaded = try InputLoader.load(spec, requirements: InputRequirements(
+            rank: 2, axesDescription: "neurons × frames", allowsNaN: true, timeAxis: input.timeAxis))
+        let neurons = loaded.array.shape[0], frames = loaded.array.shape[1]
+        let rate = frameRate ?? loaded.fileAttributes["frame_rate"]?.doubleValue
+        let reporter = options.reporter
+        let settings = DeconvolutionOptions(g: g, sigma: sigma, baseline: baseline, lambda: lambda, minimumSpike: sMin)
+        let results = Deconvolution.deconvolve(rows: neurons, frames: frames, values: loaded.array.elements,
+                                               options: settings, threads: options.threadCount)
+        for (neuron, result) in results.enumerated() {
+            if let warning = result.warning {
+                reporter.warning("deconvolve", "neuron \(neuron): \(warning); its spikes and calcium are zero")
+            }
+        }
+
+        var provenance = Provenance(command: "deconvolve", seed: options.seed, started: started)
+        provenance.record(input: loaded)
+        provenance.record("ar_order", arOrder)
+        provenance.record("penalty", penalty)
+        provenance.record("s_min", sMin)
+        provenance.record("threads", options.threadCount)
+        for (name, value) in [("g", g), ("sigma", sigma), ("baseline", baseline), ("lambda", lambda)] {
+            provenance.record(name, value.map { HDF5AttributeValue.double($0) } ?? .string("estimated"))
+        }
+        if let rate { provenance.record("frame_rate", rate) }
+        try writeOutput(output, provenance: provenance) { file in
+            try file.root.write(results.flatMap(\.spikes), shape: [neurons, frames], to: "/spikes")
+            try file.root.write(results.flatMap(\.calcium), shape: [neurons, frames], to: "/calcium")
+            try file.root.write(results.map(\.baseline), shape: [neurons], to: "/baseline")
+            try file.root.write(results.map(\.sigma), shape: [neurons], to: "/sigma")
+            try file.root.write(results.map(\.lambda), shape: [neurons], to: "/lambda")
+            try file.root.write(results.map(\.g), shape: [neurons, 1], to: "/g")
+        }
+
+        let spikeTotal = results.reduce(0) { $0 + $1.spikes.reduce(0) { $0 + ($1.isNaN ? 0 : $1) } }
+        let median = { (values: [Double]) -> Double in
+            let sorted = values.sorted()
+            return sorted.isEmpty ? .nan : sorted[sorted.count / 2]
+        }
+        let fitted = results.filter { $0.warning == nil }
+        reporter.result(String(format: "deconvolved %d neurons × %d frames: total spike amplitude %.1f; median g %.4f, σ %.4g, λ %.4g",
+                               neurons, frames, spikeTotal, median(fitted.map(\.g)), median(fitted.map(\.sigma)),
+                               median(fitted.map(\.lambda))) + (fitted.count < neurons ? "; \(neurons - fitted.count) neurons not fitted" : "")
+                        + " → \(output.path)")
+        reporter.summary([
+            "command": .string("deconvolve"), "output": .string(output.path), "neurons": .integer(neurons),
+            "frames": .integer(frames), "spike_total": .number(spikeTotal), "unfitted": .integer(neurons - fitted.count),
+            "median_g": .number(median(fitted.map(\.g))), "median_sigma": .number(median(fitted.map(\.sigma))),
+            "wall_seconds": .number(provenance.wallSeconds),
+        ])
+    }
+}
