@@ -1,8 +1,14 @@
 import Dispatch
 import Foundation
 
+/// The sparsity penalty: L1 (convex, OASIS' default) or the greedy L0 refinement of its spike positions.
+public enum SparsityPenalty: String, Sendable {
+    case l1, l0
+}
+
 /// What `deconvolve` may take as given instead of estimating.
 public struct DeconvolutionOptions: Sendable {
+    public var penalty: SparsityPenalty = .l1
     /// AR(1) coefficient; estimated from the autocovariance when nil.
     public var g: Double?
     /// Noise standard deviation; estimated from the power spectrum when nil.
@@ -14,8 +20,9 @@ public struct DeconvolutionOptions: Sendable {
     /// Minimal spike size (hard threshold); 0 keeps every positive amplitude.
     public var minimumSpike: Double = 0
 
-    public init(g: Double? = nil, sigma: Double? = nil, baseline: Double? = nil, lambda: Double? = nil,
-                minimumSpike: Double = 0) {
+    public init(penalty: SparsityPenalty = .l1, g: Double? = nil, sigma: Double? = nil, baseline: Double? = nil,
+                lambda: Double? = nil, minimumSpike: Double = 0) {
+        self.penalty = penalty
         self.g = g
         self.sigma = sigma
         self.baseline = baseline
@@ -79,7 +86,17 @@ public enum Deconvolution {
             baseline = next
             if moved <= 1e-6 * max(sigma, 1e-12) { break }
         }
-        if options.minimumSpike > 0 {
+        if options.penalty == .l0 {
+            for t in 0..<T { shifted[t] = trace[t] - baseline }
+            shifted.withUnsafeBufferPointer { y in
+                calcium.withUnsafeMutableBufferPointer { c in
+                    spikes.withUnsafeMutableBufferPointer { s in
+                        _ = OASIS.greedyL0AR1(y, g: g, sigma: sigma, calcium: c, spikes: s)
+                    }
+                }
+            }
+            lambda = 0
+        } else if options.minimumSpike > 0 {
             for t in 0..<T { shifted[t] = trace[t] - baseline }
             _ = shifted.withUnsafeBufferPointer { y in
                 calcium.withUnsafeMutableBufferPointer { c in

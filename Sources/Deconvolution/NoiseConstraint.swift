@@ -12,9 +12,15 @@ extension OASIS {
     public static func noiseConstrainedAR1(_ y: UnsafeBufferPointer<Double>, g: Double, sigma: Double,
                                            calcium c: UnsafeMutableBufferPointer<Double>,
                                            spikes s: UnsafeMutableBufferPointer<Double>) -> Double {
+        var pools = AR1Pools()
+        return noiseConstrainedAR1(y, g: g, sigma: sigma, pools: &pools, calcium: c, spikes: s)
+    }
+
+    static func noiseConstrainedAR1(_ y: UnsafeBufferPointer<Double>, g: Double, sigma: Double,
+                                    pools: inout AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
+                                    spikes s: UnsafeMutableBufferPointer<Double>) -> Double {
         let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
         let target = sigma * sigma * Double(observed)
-        var pools = AR1Pools()
         var lambda = 0.0
         var rss = ar1(y, g: g, lambda: 0, minimumSpike: 0, pools: &pools, calcium: c, spikes: s)
         var derivative = [Double](repeating: 0, count: y.count)

@@ -28,7 +28,7 @@ struct DeconvolveCommand: ParsableCommand {
     @Option(help: "Order of the calcium model. Only 1 is implemented so far.")
     var arOrder: Int = 1
 
-    @Option(help: "Sparsity penalty: l1 (OASIS). l0 is not implemented yet.")
+    @Option(help: "Sparsity penalty: l1 (convex, OASIS' default) or l0 (greedy refinement: unbiased spike sizes).")
     var penalty: String = "l1"
 
     @Option(help: "AR(1) coefficient g (estimated per neuron when absent).")
@@ -55,7 +55,12 @@ struct DeconvolveCommand: ParsableCommand {
         guard arOrder == 1 else {
             throw ValidationError("--ar-order \(arOrder): only AR(1) is implemented so far (AR(2) is planned)")
         }
-        guard penalty == "l1" else { throw ValidationError("--penalty \(penalty): only l1 is implemented so far") }
+        guard let chosen = SparsityPenalty(rawValue: penalty) else {
+            throw ValidationError("--penalty must be l1 or l0, got '\(penalty)'")
+        }
+        if chosen == .l0 && (lambda != nil || sMin > 0) {
+            throw ValidationError("--penalty l0 chooses its spikes from the noise level; it takes neither --lambda nor --s-min")
+        }
         if let g, !(g > 0 && g < 1) { throw ValidationError("--g must be in (0, 1), got \(g)") }
         if let sigma, !(sigma >= 0 && sigma.isFinite) { throw ValidationError("--sigma must be ≥ 0, got \(sigma)") }
         if let baseline, !baseline.isFinite { throw ValidationError("--baseline must be finite") }
@@ -76,7 +81,8 @@ struct DeconvolveCommand: ParsableCommand {
         let neurons = loaded.array.shape[0], frames = loaded.array.shape[1]
         let rate = frameRate ?? loaded.fileAttributes["frame_rate"]?.doubleValue
         let reporter = options.reporter
-        let settings = DeconvolutionOptions(g: g, sigma: sigma, baseline: baseline, lambda: lambda, minimumSpike: sMin)
+        let settings = DeconvolutionOptions(penalty: SparsityPenalty(rawValue: penalty)!, g: g, sigma: sigma,
+                                            baseline: baseline, lambda: lambda, minimumSpike: sMin)
         let results = Deconvolution.deconvolve(rows: neurons, frames: frames, values: loaded.array.elements,
                                                options: settings, threads: options.threadCount)
         for (neuron, result) in results.enumerated() {

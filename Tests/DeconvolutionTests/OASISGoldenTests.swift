@@ -42,6 +42,23 @@ final class OASISGoldenTests: XCTestCase {
         }
     }
 
+    func testGreedyL0MatchesOASIS() throws {
+        let l0 = try cases().filter { $0.kind == "l0" }
+        XCTAssertFalse(l0.isEmpty)
+        for golden in l0 {
+            var c = [Double](repeating: 0, count: golden.y.count), s = c
+            golden.y.withUnsafeBufferPointer { y in
+                c.withUnsafeMutableBufferPointer { cp in
+                    s.withUnsafeMutableBufferPointer { sp in
+                        _ = OASIS.greedyL0AR1(y, g: golden.g, sigma: golden.sigma!, calcium: cp, spikes: sp)
+                    }
+                }
+            }
+            assertClose(c, golden.c, "\(golden.name) c")
+            assertClose(s, golden.s, "\(golden.name) s")
+        }
+    }
+
     func testNoiseConstrainedLambdaMatchesOASIS() throws {
         for golden in try cases() where golden.kind == "constrained" {
             var c = [Double](repeating: 0, count: golden.y.count), s = c
