@@ -9,8 +9,10 @@ public enum SparsityPenalty: String, Sendable {
 /// What `deconvolve` may take as given instead of estimating.
 public struct DeconvolutionOptions: Sendable {
     public var penalty: SparsityPenalty = .l1
-    /// AR(1) coefficient; estimated from the autocovariance when nil.
-    public var g: Double?
+    /// 1 or 2: the order of the autoregressive calcium model.
+    public var arOrder: Int = 1
+    /// AR coefficients (g, or g1 and g2); estimated from the autocovariance when nil.
+    public var g: [Double]?
     /// Noise standard deviation; estimated from the power spectrum when nil.
     public var sigma: Double?
     /// Constant baseline; estimated jointly with the spikes when nil.
@@ -20,9 +22,10 @@ public struct DeconvolutionOptions: Sendable {
     /// Minimal spike size (hard threshold); 0 keeps every positive amplitude.
     public var minimumSpike: Double = 0
 
-    public init(penalty: SparsityPenalty = .l1, g: Double? = nil, sigma: Double? = nil, baseline: Double? = nil,
-                lambda: Double? = nil, minimumSpike: Double = 0) {
+    public init(penalty: SparsityPenalty = .l1, arOrder: Int = 1, g: [Double]? = nil, sigma: Double? = nil,
+                baseline: Double? = nil, lambda: Double? = nil, minimumSpike: Double = 0) {
         self.penalty = penalty
+        self.arOrder = arOrder
         self.g = g
         self.sigma = sigma
         self.baseline = baseline
@@ -37,13 +40,14 @@ public struct DeconvolvedTrace: Sendable {
     public var baseline: Double
     public var sigma: Double
     public var lambda: Double
-    public var g: Double
+    /// The AR coefficients used (one for AR(1), two for AR(2)).
+    public var g: [Double]
     /// Why this trace got zeros instead of a fit (all NaN, constant), for a per-neuron warning.
     public var warning: String?
 }
 
 public enum Deconvolution {
-    /// Deconvolves one trace under AR(1): parameters estimated unless given, baseline fitted jointly with the
+    /// Deconvolves one trace under AR(1) or AR(2) (the greedy L0 variant is AR(1) only): parameters estimated unless given, baseline fitted jointly with the
     /// spikes (alternating b = mean(y − c) with the noise-constrained solve), NaN frames bridged (NaN out there).
     public static func deconvolve(_ trace: [Double], options: DeconvolutionOptions = DeconvolutionOptions())
         -> DeconvolvedTrace {
@@ -52,13 +56,30 @@ public enum Deconvolution {
         func zeros(_ why: String) -> DeconvolvedTrace {
             let zero = trace.map { $0.isNaN ? Double.nan : 0 }
             return DeconvolvedTrace(calcium: zero, spikes: zero, baseline: observed.first ?? 0, sigma: 0, lambda: 0,
-                                    g: options.g ?? 0, warning: why)
+                                    g: options.g ?? Array(repeating: 0, count: options.arOrder), warning: why)
         }
         if observed.isEmpty { return zeros("every frame is NaN") }
         if observed.allSatisfy({ $0 == observed[0] }) { return zeros("the trace is constant") }
 
         let sigma = options.sigma ?? ParameterEstimation.noiseLevel(trace)
-        let g = options.g ?? ParameterEstimation.ar1Coefficient(trace, sigma: sigma)
+        let g = options.g ?? (options.arOrder == 2 ? ParameterEstimation.ar2Coefficients(trace, sigma: sigma)
+                                                    : [ParameterEstimation.ar1Coefficient(trace, sigma: sigma)])
+        /// One solve of the chosen model: the given λ (and s_min), or the noise-constrained λ, which it returns.
+        func solve(_ y: UnsafeBufferPointer<Double>, _ c: UnsafeMutableBufferPointer<Double>,
+                   _ s: UnsafeMutableBufferPointer<Double>, lambda given: Double?, minimumSpike: Double) -> Double {
+            switch (g.count, given) {
+            case (2, let given?):
+                OASIS.ar2(y, g1: g[0], g2: g[1], lambda: given, minimumSpike: minimumSpike, calcium: c, spikes: s)
+                return given
+            case (2, nil):
+                return OASIS.noiseConstrainedAR2(y, g1: g[0], g2: g[1], sigma: sigma, calcium: c, spikes: s)
+            case (_, let given?):
+                OASIS.ar1(y, g: g[0], lambda: given, minimumSpike: minimumSpike, calcium: c, spikes: s)
+                return given
+            case (_, nil):
+                return OASIS.noiseConstrainedAR1(y, g: g[0], sigma: sigma, calcium: c, spikes: s)
+            }
+        }
         var baseline = options.baseline ?? percentile(observed, 0.15)
         var calcium = [Double](repeating: 0, count: T), spikes = calcium
         var shifted = trace
@@ -69,11 +90,7 @@ public enum Deconvolution {
             shifted.withUnsafeBufferPointer { y in
                 calcium.withUnsafeMutableBufferPointer { c in
                     spikes.withUnsafeMutableBufferPointer { s in
-                        if let given = options.lambda {
-                            OASIS.ar1(y, g: g, lambda: given, calcium: c, spikes: s)
-                        } else {
-                            lambda = OASIS.noiseConstrainedAR1(y, g: g, sigma: sigma, calcium: c, spikes: s)
-                        }
+                        lambda = solve(y, c, s, lambda: options.lambda, minimumSpike: 0)
                     }
                 }
             }
@@ -91,7 +108,7 @@ public enum Deconvolution {
             shifted.withUnsafeBufferPointer { y in
                 calcium.withUnsafeMutableBufferPointer { c in
                     spikes.withUnsafeMutableBufferPointer { s in
-                        _ = OASIS.greedyL0AR1(y, g: g, sigma: sigma, calcium: c, spikes: s)
+                        _ = OASIS.greedyL0AR1(y, g: g[0], sigma: sigma, calcium: c, spikes: s)
                     }
                 }
             }
@@ -101,7 +118,7 @@ public enum Deconvolution {
             _ = shifted.withUnsafeBufferPointer { y in
                 calcium.withUnsafeMutableBufferPointer { c in
                     spikes.withUnsafeMutableBufferPointer { s in
-                        OASIS.ar1(y, g: g, lambda: lambda, minimumSpike: options.minimumSpike, calcium: c, spikes: s)
+                        _ = solve(y, c, s, lambda: lambda, minimumSpike: options.minimumSpike)
                     }
                 }
             }

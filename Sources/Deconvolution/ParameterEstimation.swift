@@ -52,20 +52,51 @@ public enum ParameterEstimation {
         return (density.reduce(0, +) / Double(density.count) / 2).squareRoot()
     }
 
+    /// AR(2) coefficients (g1, g2) the same way: least squares of γ(k + 1) ≈ g1 γ(k) + g2 γ(|k − 1|) with σ² removed
+    /// at lag 0, then each root of z² = g1 z + g2 kept within (0, 1) and shrunk by `fudgeFactor`.
+    public static func ar2Coefficients(_ y: [Double], sigma: Double, lags: Int = 12, fudgeFactor: Double = 0.98)
+        -> [Double] {
+        let covariance = autocovariance(y, lags: lags)
+        guard covariance.count == lags + 1 else { return [0.95 * fudgeFactor + 0.15, -0.95 * 0.15 * fudgeFactor] }
+        // Normal equations of the lags × 2 system A g = γ(1…lags).
+        var a00 = 0.0, a01 = 0.0, a11 = 0.0, b0 = 0.0, b1 = 0.0
+        for k in 0..<lags {
+            let x0 = covariance[k] - (k == 0 ? sigma * sigma : 0)
+            let x1 = covariance[abs(k - 1)] - (k == 1 ? sigma * sigma : 0)
+            a00 += x0 * x0; a01 += x0 * x1; a11 += x1 * x1
+            b0 += x0 * covariance[k + 1]; b1 += x1 * covariance[k + 1]
+        }
+        let det = a00 * a11 - a01 * a01
+        guard det != 0 else { return [0.95 * fudgeFactor + 0.15, -0.95 * 0.15 * fudgeFactor] }
+        let g1 = (b0 * a11 - a01 * b1) / det, g2 = (a00 * b1 - a01 * b0) / det
+        // Roots of z² − g1 z − g2; complex roots are replaced by their real part (as OASIS does).
+        let discriminant = g1 * g1 + 4 * g2
+        var roots = discriminant >= 0 ? [(g1 + discriminant.squareRoot()) / 2, (g1 - discriminant.squareRoot()) / 2]
+                                      : [g1 / 2, g1 / 2]
+        roots = roots.map { $0 > 1 ? 0.95 : $0 < 0 ? 0.15 : $0 }.map { $0 * fudgeFactor }
+        return [roots[0] + roots[1], -roots[0] * roots[1]]
+    }
+
+    /// Biased autocovariance γ(0…lags) of the mean-removed observed frames; empty when too short.
+    static func autocovariance(_ y: [Double], lags: Int) -> [Double] {
+        let observed = y.filter { !$0.isNaN }
+        guard observed.count > lags + 1 else { return [] }
+        let mean = observed.reduce(0, +) / Double(observed.count)
+        let centred = observed.map { $0 - mean }
+        return (0...lags).map { lag -> Double in
+            var sum = 0.0
+            for t in lag..<centred.count { sum += centred[t] * centred[t - lag] }
+            return sum / Double(centred.count)
+        }
+    }
+
     /// The AR(1) coefficient from the biased autocovariance γ of the mean-removed trace (NaN frames dropped):
     /// least squares of γ(k + 1) ≈ g γ(k) for k = 0…lags − 1, with σ² removed from γ(0), shrunk by `fudgeFactor`
     /// (OASIS' default 0.98, against the bias of the estimate) and kept within (0, 1).
     public static func ar1Coefficient(_ y: [Double], sigma: Double, lags: Int = 11, fudgeFactor: Double = 0.98)
         -> Double {
-        let observed = y.filter { !$0.isNaN }
-        guard observed.count > lags + 1 else { return 0.95 * fudgeFactor }
-        let mean = observed.reduce(0, +) / Double(observed.count)
-        let centred = observed.map { $0 - mean }
-        let covariance = (0...lags).map { lag -> Double in
-            var sum = 0.0
-            for t in lag..<centred.count { sum += centred[t] * centred[t - lag] }
-            return sum / Double(centred.count)
-        }
+        let covariance = autocovariance(y, lags: lags)
+        guard covariance.count == lags + 1 else { return 0.95 * fudgeFactor }
         var numerator = 0.0, denominator = 0.0
         for k in 0..<lags {
             let a = covariance[k] - (k == 0 ? sigma * sigma : 0)

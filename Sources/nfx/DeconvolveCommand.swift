@@ -9,11 +9,11 @@ import NFXIO
 struct DeconvolveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deconvolve",
-        abstract: "Infer spikes from calcium fluorescence (OASIS, AR(1)).",
+        abstract: "Infer spikes from calcium fluorescence (OASIS, AR(1) or AR(2)).",
         discussion: """
         Input is neurons × frames (an NWB RoiResponseSeries is time-first and is transposed). Each trace is \
-        modelled as baseline + AR(1) calcium + Gaussian noise and solved exactly by OASIS (Friedrich, Zhou & \
-        Paninski 2017). By default g, σ and the baseline are estimated per neuron and λ is chosen so that the \
+        modelled as baseline + AR(1) or AR(2) calcium + Gaussian noise and solved exactly by OASIS (Friedrich, \
+        Zhou & Paninski 2017). By default g, σ and the baseline are estimated per neuron and λ is chosen so that the \
         residual matches the noise (σ²T); --g, --sigma, --baseline and --lambda override. NaN frames are bridged \
         and stay NaN in the output. Neurons run in parallel; results do not depend on --threads.
 
@@ -25,14 +25,15 @@ struct DeconvolveCommand: ParsableCommand {
 
     @OptionGroup var input: InputArguments
 
-    @Option(help: "Order of the calcium model. Only 1 is implemented so far.")
+    @Option(help: "Order of the calcium model: 1 (instant rise) or 2 (finite rise).")
     var arOrder: Int = 1
 
     @Option(help: "Sparsity penalty: l1 (convex, OASIS' default) or l0 (greedy refinement: unbiased spike sizes).")
     var penalty: String = "l1"
 
-    @Option(help: "AR(1) coefficient g (estimated per neuron when absent).")
-    var g: Double?
+    @Option(help: ArgumentHelp("AR coefficients: g for AR(1), g1,g2 for AR(2) (estimated per neuron when absent).",
+                               valueName: "g"))
+    var g: String?
 
     @Option(help: "Noise standard deviation σ (estimated per neuron when absent).")
     var sigma: Double?
@@ -52,21 +53,41 @@ struct DeconvolveCommand: ParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func validate() throws {
-        guard arOrder == 1 else {
-            throw ValidationError("--ar-order \(arOrder): only AR(1) is implemented so far (AR(2) is planned)")
-        }
+        guard arOrder == 1 || arOrder == 2 else { throw ValidationError("--ar-order must be 1 or 2, got \(arOrder)") }
         guard let chosen = SparsityPenalty(rawValue: penalty) else {
             throw ValidationError("--penalty must be l1 or l0, got '\(penalty)'")
+        }
+        if chosen == .l0 && arOrder == 2 {
+            throw ValidationError("--penalty l0 is implemented for --ar-order 1 only")
         }
         if chosen == .l0 && (lambda != nil || sMin > 0) {
             throw ValidationError("--penalty l0 chooses its spikes from the noise level; it takes neither --lambda nor --s-min")
         }
-        if let g, !(g > 0 && g < 1) { throw ValidationError("--g must be in (0, 1), got \(g)") }
+        _ = try coefficients()
         if let sigma, !(sigma >= 0 && sigma.isFinite) { throw ValidationError("--sigma must be ≥ 0, got \(sigma)") }
         if let baseline, !baseline.isFinite { throw ValidationError("--baseline must be finite") }
         if let lambda, !(lambda >= 0 && lambda.isFinite) { throw ValidationError("--lambda must be ≥ 0, got \(lambda)") }
         guard sMin >= 0 && sMin.isFinite else { throw ValidationError("--s-min must be ≥ 0, got \(sMin)") }
         if let frameRate, !(frameRate > 0) { throw ValidationError("--frame-rate must be positive, got \(frameRate)") }
+    }
+
+    /// --g parsed and checked against --ar-order: AR(1) needs 0 < g < 1; AR(2) a decaying pair with real roots.
+    func coefficients() throws -> [Double]? {
+        guard let g else { return nil }
+        let parsed = g.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parsed.count == arOrder, parsed.count == g.split(separator: ",").count, parsed.allSatisfy(\.isFinite) else {
+            throw ValidationError("--g takes \(arOrder == 1 ? "one value" : "two values g1,g2") for --ar-order \(arOrder), got '\(g)'")
+        }
+        if arOrder == 1 {
+            guard parsed[0] > 0 && parsed[0] < 1 else { throw ValidationError("--g must be in (0, 1), got \(parsed[0])") }
+        } else {
+            let (g1, g2) = (parsed[0], parsed[1])
+            let discriminant = g1 * g1 + 4 * g2
+            guard discriminant >= 0, (g1 + discriminant.squareRoot()) / 2 < 1, g2 <= 0 else {
+                throw ValidationError("--g \(g) is not a decaying AR(2) with real roots (need g1² + 4 g2 ≥ 0, g2 ≤ 0, largest root < 1)")
+            }
+        }
+        return parsed
     }
 
     func run() throws {
@@ -81,7 +102,8 @@ struct DeconvolveCommand: ParsableCommand {
         let neurons = loaded.array.shape[0], frames = loaded.array.shape[1]
         let rate = frameRate ?? loaded.fileAttributes["frame_rate"]?.doubleValue
         let reporter = options.reporter
-        let settings = DeconvolutionOptions(penalty: SparsityPenalty(rawValue: penalty)!, g: g, sigma: sigma,
+        let settings = DeconvolutionOptions(penalty: SparsityPenalty(rawValue: penalty)!, arOrder: arOrder,
+                                            g: try coefficients(), sigma: sigma,
                                             baseline: baseline, lambda: lambda, minimumSpike: sMin)
         let results = Deconvolution.deconvolve(rows: neurons, frames: frames, values: loaded.array.elements,
                                                options: settings, threads: options.threadCount)
@@ -97,7 +119,8 @@ struct DeconvolveCommand: ParsableCommand {
         provenance.record("penalty", penalty)
         provenance.record("s_min", sMin)
         provenance.record("threads", options.threadCount)
-        for (name, value) in [("g", g), ("sigma", sigma), ("baseline", baseline), ("lambda", lambda)] {
+        provenance.record("g", try coefficients().map { HDF5AttributeValue.doubles($0) } ?? .string("estimated"))
+        for (name, value) in [("sigma", sigma), ("baseline", baseline), ("lambda", lambda)] {
             provenance.record(name, value.map { HDF5AttributeValue.double($0) } ?? .string("estimated"))
         }
         if let rate { provenance.record("frame_rate", rate) }
@@ -107,7 +130,7 @@ struct DeconvolveCommand: ParsableCommand {
             try file.root.write(results.map(\.baseline), shape: [neurons], to: "/baseline")
             try file.root.write(results.map(\.sigma), shape: [neurons], to: "/sigma")
             try file.root.write(results.map(\.lambda), shape: [neurons], to: "/lambda")
-            try file.root.write(results.map(\.g), shape: [neurons, 1], to: "/g")
+            try file.root.write(results.flatMap(\.g), shape: [neurons, arOrder], to: "/g")
         }
 
         let spikeTotal = results.reduce(0) { $0 + $1.spikes.reduce(0) { $0 + ($1.isNaN ? 0 : $1) } }
@@ -117,13 +140,13 @@ struct DeconvolveCommand: ParsableCommand {
         }
         let fitted = results.filter { $0.warning == nil }
         reporter.result(String(format: "deconvolved %d neurons × %d frames: total spike amplitude %.1f; median g %.4f, σ %.4g, λ %.4g",
-                               neurons, frames, spikeTotal, median(fitted.map(\.g)), median(fitted.map(\.sigma)),
+                               neurons, frames, spikeTotal, median(fitted.map { $0.g[0] }), median(fitted.map(\.sigma)),
                                median(fitted.map(\.lambda))) + (fitted.count < neurons ? "; \(neurons - fitted.count) neurons not fitted" : "")
                         + " → \(output.path)")
         reporter.summary([
             "command": .string("deconvolve"), "output": .string(output.path), "neurons": .integer(neurons),
             "frames": .integer(frames), "spike_total": .number(spikeTotal), "unfitted": .integer(neurons - fitted.count),
-            "median_g": .number(median(fitted.map(\.g))), "median_sigma": .number(median(fitted.map(\.sigma))),
+            "median_g": .number(median(fitted.map { $0.g[0] })), "median_sigma": .number(median(fitted.map(\.sigma))),
             "wall_seconds": .number(provenance.wallSeconds),
         ])
     }

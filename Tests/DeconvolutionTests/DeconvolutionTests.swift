@@ -26,7 +26,7 @@ final class DeconvolutionTests: XCTestCase {
                                                noise: 0.3, seed: 1).generate()
         for neuron in 0..<4 {
             let trace = Array(simulation.fluorescence.row(neuron))
-            let options = DeconvolutionOptions(g: simulation.g[neuron, 0], sigma: 0.3, baseline: 0)
+            let options = DeconvolutionOptions(g: [simulation.g[neuron, 0]], sigma: 0.3, baseline: 0)
             let result = Deconvolution.deconvolve(trace, options: options)
             XCTAssertNil(result.warning)
             XCTAssertGreaterThan(result.lambda, 0)

@@ -11,6 +11,7 @@ final class OASISGoldenTests: XCTestCase {
             let kind: String
             let y: [Double]
             let g: Double
+            let g2: Double?
             let lam: Double
             let s_min: Double?
             let sigma: Double?
@@ -37,6 +38,24 @@ final class OASISGoldenTests: XCTestCase {
     func testGivenLambdaMatchesOASIS() throws {
         for golden in try cases() where golden.kind == "given" {
             let (c, s) = OASIS.ar1(golden.y, g: golden.g, lambda: golden.lam, minimumSpike: golden.s_min ?? 0)
+            assertClose(c, golden.c, "\(golden.name) c")
+            assertClose(s, golden.s, "\(golden.name) s")
+        }
+    }
+
+    func testAR2GivenLambdaMatchesOASIS() throws {
+        let ar2 = try cases().filter { $0.kind == "ar2" }
+        XCTAssertEqual(ar2.count, 3)
+        for golden in ar2 {
+            var c = [Double](repeating: 0, count: golden.y.count), s = c
+            golden.y.withUnsafeBufferPointer { y in
+                c.withUnsafeMutableBufferPointer { cp in
+                    s.withUnsafeMutableBufferPointer { sp in
+                        _ = OASIS.ar2(y, g1: golden.g, g2: golden.g2!, lambda: golden.lam,
+                                      minimumSpike: golden.s_min ?? 0, calcium: cp, spikes: sp)
+                    }
+                }
+            }
             assertClose(c, golden.c, "\(golden.name) c")
             assertClose(s, golden.s, "\(golden.name) s")
         }

@@ -38,10 +38,22 @@ final class DeconvolveCommandTests: CommandTestCase {
         for t in 0..<400 { XCTAssertEqual(spikes[2, t].isNaN, (200..<220).contains(t), "frame \(t)") }
     }
 
+    func testAROrderTwoWritesTwoCoefficientsPerNeuron() throws {
+        XCTAssertEqual(try NFXExecutable.run(["simulate", "calcium", "-o", path("ca2.h5"), "--ar-order", "2",
+                                              "--tau", "0.68,0.1", "--neurons", "3", "--quiet"]).status, 0)
+        let result = try NFXExecutable.run(["deconvolve", path("ca2.h5"), "--ar-order", "2", "--quiet"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let g = try HDF5File.open(path("ca2.deconvolve.h5")).dataset("/g").read(as: Double.self)
+        XCTAssertEqual(g.shape, [3, 2])
+        XCTAssertTrue((0..<3).allSatisfy { g[$0, 0] > 1 && g[$0, 1] < 0 }, "\(g.elements)")
+    }
+
     func testUnimplementedModelsAndBadValuesAreUsageErrors() throws {
         XCTAssertEqual(try NFXExecutable.run(["simulate", "calcium", "-o", path("ca.h5"), "--quiet"]).status, 0)
-        assertError(try NFXExecutable.run(["deconvolve", path("ca.h5"), "--ar-order", "2"]),
-                    code: 64, command: "nfx deconvolve", mentions: "AR(2)")
+        assertError(try NFXExecutable.run(["deconvolve", path("ca.h5"), "--ar-order", "2", "--g", "0.9"]),
+                    code: 64, command: "nfx deconvolve", mentions: "two values")
+        assertError(try NFXExecutable.run(["deconvolve", path("ca.h5"), "--ar-order", "2", "--penalty", "l0"]),
+                    code: 64, command: "nfx deconvolve", mentions: "--ar-order 1 only")
         assertError(try NFXExecutable.run(["deconvolve", path("ca.h5"), "--g", "1.5"]),
                     code: 64, command: "nfx deconvolve", mentions: "--g")
         XCTAssertEqual(try contents(), ["ca.h5"])
