@@ -55,6 +55,44 @@ final class OASISTests: XCTestCase {
         }
     }
 
+    /// A brute-force reference: accelerated projected gradient (FISTA) on the same QP in x = (c₀, s₁, …), run to
+    /// convergence on short traces. OASIS must reach an objective no worse, and the two solutions must agree.
+    func testMatchesABruteForceQPSolution() {
+        for seed in UInt64(0)..<4 {
+            let g = 0.8, lambda = 0.2, T = 30
+            let y = randomTrace(T, g: g, sigma: 0.3, seed: 100 + seed)
+            func objective(_ x: [Double]) -> Double {
+                let c = calcium(x, g: g)
+                return 0.5 * zip(c, y).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } + lambda * x.reduce(0, +)
+            }
+            func gradient(_ x: [Double]) -> [Double] {
+                let c = calcium(x, g: g)
+                var result = [Double](repeating: 0, count: T), running = 0.0
+                for t in stride(from: T - 1, through: 0, by: -1) {
+                    running = running * g + (c[t] - y[t])
+                    result[t] = running + lambda
+                }
+                return result
+            }
+            let step = (1 - g) * (1 - g)  // 1 / ‖K‖² bound: ‖K‖ ≤ Σ g^k < 1/(1 − g)
+            var x = [Double](repeating: 0, count: T), momentum = x, t = 1.0
+            for _ in 0..<40_000 {
+                let gradientAtMomentum = gradient(momentum)
+                let next = (0..<T).map { max(0, momentum[$0] - step * gradientAtMomentum[$0]) }
+                let tNext = (1 + (1 + 4 * t * t).squareRoot()) / 2
+                momentum = (0..<T).map { next[$0] + (t - 1) / tNext * (next[$0] - x[$0]) }
+                x = next
+                t = tNext
+            }
+            let (c, s) = OASIS.ar1(y, g: g, lambda: lambda)
+            var oasis = s
+            oasis[0] = c[0]
+            XCTAssertLessThanOrEqual(objective(oasis), objective(x) + 1e-10, "seed \(seed)")
+            XCTAssertEqual(objective(oasis), objective(x), accuracy: 1e-8, "seed \(seed)")
+            for k in 0..<T { XCTAssertEqual(oasis[k], x[k], accuracy: 1e-5, "seed \(seed) frame \(k)") }
+        }
+    }
+
     func testNoiseFreeTraceGivesBackItsSpikes() {
         var generator = SeededGenerator(seed: 3)
         let spikes = (0..<500).map { t in t > 0 && generator.uniform() < 0.05 ? 1 + generator.uniform() : 0 }
