@@ -74,13 +74,14 @@ public enum Deconvolution {
             case (2, nil):
                 return OASIS.noiseConstrainedAR2(y, g1: g[0], g2: g[1], sigma: sigma, calcium: c, spikes: s)
             case (_, let given?):
-                OASIS.ar1(y, g: g[0], lambda: given, minimumSpike: minimumSpike, calcium: c, spikes: s)
+                OASIS.ar1(y, g: g[0], lambda: given, minimumSpike: minimumSpike, pools: pools, calcium: c, spikes: s)
                 return given
             case (_, nil):
-                return OASIS.noiseConstrainedAR1(y, g: g[0], sigma: sigma, calcium: c, spikes: s)
+                return OASIS.noiseConstrainedAR1(y, g: g[0], sigma: sigma, pools: pools, calcium: c, spikes: s)
             }
         }
         var baseline = options.baseline ?? percentile(observed, 0.15)
+        let pools = AR1Pools(capacity: T)
         var calcium = [Double](repeating: 0, count: T), spikes = calcium
         var shifted = trace
         var lambda = options.lambda ?? 0
@@ -95,13 +96,13 @@ public enum Deconvolution {
                 }
             }
             guard options.baseline == nil else { break }
-            // The least-squares baseline for this calcium; stop when it no longer moves.
+            // The least-squares baseline for this calcium; stop when it moves less than σ/1000.
             var sum = 0.0
             for t in 0..<T where !trace[t].isNaN { sum += trace[t] - calcium[t] }
             let next = sum / Double(observed.count)
             let moved = abs(next - baseline)
             baseline = next
-            if moved <= 1e-6 * max(sigma, 1e-12) { break }
+            if moved <= 1e-3 * max(sigma, 1e-12) { break }
         }
         if options.penalty == .l0 {
             for t in 0..<T { shifted[t] = trace[t] - baseline }
@@ -142,11 +143,35 @@ public enum Deconvolution {
         return results.values
     }
 
+    /// NumPy's linear-interpolation percentile, by selection (expected linear time) rather than a full sort.
     static func percentile(_ values: [Double], _ fraction: Double) -> Double {
-        let sorted = values.sorted()
-        let position = fraction * Double(sorted.count - 1)
-        let lower = Int(position.rounded(.down)), upper = min(lower + 1, sorted.count - 1)
-        return sorted[lower] + (position - Double(lower)) * (sorted[upper] - sorted[lower])
+        var work = values
+        let position = fraction * Double(work.count - 1)
+        let lower = Int(position.rounded(.down)), upper = min(lower + 1, work.count - 1)
+        let low = select(&work, lower)
+        // After selecting `lower`, everything above index `lower` is ≥ it: the next order statistic is their minimum.
+        let high = upper == lower ? low : work[(lower + 1)...].min()!
+        return low + (position - Double(lower)) * (high - low)
+    }
+
+    /// Hoare's quickselect with a middle pivot: deterministic, and expected linear on real traces.
+    private static func select(_ values: inout [Double], _ k: Int) -> Double {
+        var low = 0, high = values.count - 1
+        while low < high {
+            let pivot = values[(low + high) / 2]
+            var i = low, j = high
+            while i <= j {
+                while values[i] < pivot { i += 1 }
+                while values[j] > pivot { j -= 1 }
+                if i <= j {
+                    values.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if k <= j { high = j } else if k >= i { low = i } else { break }
+        }
+        return values[k]
     }
 }
 

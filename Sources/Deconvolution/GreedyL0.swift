@@ -12,15 +12,15 @@ extension OASIS {
                                    spikes s: UnsafeMutableBufferPointer<Double>) -> Int {
         let T = y.count
         guard T > 0 else { return 0 }
-        var pools = AR1Pools()
-        _ = noiseConstrainedAR1(y, g: g, sigma: sigma, pools: &pools, calcium: c, spikes: s)
+        let pools = AR1Pools(capacity: T)
+        _ = noiseConstrainedAR1(y, g: g, sigma: sigma, pools: pools, calcium: c, spikes: s)
         let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
         let target = sigma * sigma * Double(observed)
 
         // Candidate spike frames: the start of every pool after the first, largest jump first.
         var candidates: [(jump: Double, frame: Int)] = []
         for i in 0..<max(0, pools.count - 1) {
-            let jump = pools.value(i + 1) - pools.value(i) * pow(g, Double(pools.lengths[i]))
+            let jump = pools.value(i + 1) - pools.value(i) * pools.power(pools.lengths[i])
             candidates.append((jump, pools.starts[i + 1]))
         }
         candidates.sort { $0.jump > $1.jump }

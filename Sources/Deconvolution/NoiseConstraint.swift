@@ -12,17 +12,16 @@ extension OASIS {
     public static func noiseConstrainedAR1(_ y: UnsafeBufferPointer<Double>, g: Double, sigma: Double,
                                            calcium c: UnsafeMutableBufferPointer<Double>,
                                            spikes s: UnsafeMutableBufferPointer<Double>) -> Double {
-        var pools = AR1Pools()
-        return noiseConstrainedAR1(y, g: g, sigma: sigma, pools: &pools, calcium: c, spikes: s)
+        return noiseConstrainedAR1(y, g: g, sigma: sigma, pools: AR1Pools(capacity: y.count), calcium: c, spikes: s)
     }
 
     static func noiseConstrainedAR1(_ y: UnsafeBufferPointer<Double>, g: Double, sigma: Double,
-                                    pools: inout AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
+                                    pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
                                     spikes s: UnsafeMutableBufferPointer<Double>) -> Double {
         let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
         let target = sigma * sigma * Double(observed)
         var lambda = 0.0
-        var rss = ar1(y, g: g, lambda: 0, minimumSpike: 0, pools: &pools, calcium: c, spikes: s)
+        var rss = ar1(y, g: g, lambda: 0, minimumSpike: 0, pools: pools, calcium: c, spikes: s)
         var derivative = [Double](repeating: 0, count: y.count)
         var steps = 0
         var below = 0.0
@@ -33,7 +32,7 @@ extension OASIS {
             // dc/dλ for the current pools: −(1 − g^l)/w · g^k in an inner pool, −1/w · g^k in the last.
             for p in 0..<pools.count {
                 let isLast = p == pools.count - 1
-                var slope = (isLast ? 1 : 1 - pow(g, Double(pools.lengths[p]))) / pools.weights[p]
+                var slope = (isLast ? 1 : 1 - pools.power(pools.lengths[p])) / pools.weights[p]
                 let start = pools.starts[p]
                 for k in 0..<pools.lengths[p] {
                     derivative[start + k] = slope
@@ -49,7 +48,7 @@ extension OASIS {
             guard aa > 0 else { break }
             below = lambda
             lambda += (-bb + (bb * bb - aa * cc).squareRoot()) / aa
-            rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: &pools, calcium: c, spikes: s)
+            rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s)
             steps += 1
         }
         // The last step can overshoot when pools merge on the way; OASIS accepts that, nfx narrows it down to the
@@ -58,7 +57,7 @@ extension OASIS {
             var above = lambda
             repeat {
                 lambda = (below + above) / 2
-                rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: &pools, calcium: c, spikes: s)
+                rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s)
                 if rss > target { above = lambda } else { below = lambda }
                 steps += 1
             } while abs(rss / target - 1) > 1e-4 && steps < 1000

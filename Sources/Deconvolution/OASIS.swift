@@ -12,29 +12,59 @@ import Foundation
 /// The L1 term is folded into the data: Σ s_t = (1 − g) Σ_{t<T−1} c_t + c_{T−1}, so the objective equals
 /// ½‖c − (y − λμ)‖² plus a constant, with μ_t = 1 − g except μ_{T−1} = 1. As in OASIS, the first frame is the
 /// initial calcium level rather than a spike (s_0 = 0), and NaN frames add length to a pool but no data.
-struct AR1Pools {
-    /// Σ g^k y_{t+k} over the pool's frames (NaN frames skipped), Σ g^{2k}, first frame, length.
-    var sums: [Double] = []
-    var weights: [Double] = []
-    var starts: [Int] = []
-    var lengths: [Int] = []
+final class AR1Pools {
+    /// Per pool: Σ g^k y_{t+k} over its frames (NaN frames skipped), Σ g^{2k}, first frame, length.
+    let sums: UnsafeMutablePointer<Double>
+    let weights: UnsafeMutablePointer<Double>
+    let starts: UnsafeMutablePointer<Int>
+    let lengths: UnsafeMutablePointer<Int>
+    private(set) var count = 0
+    let capacity: Int
+    /// g^k for k = 0…capacity, so that no merge pays for exp(); nil until `prepare(g:)`.
+    private let powers: UnsafeMutablePointer<Double>
+    private var powersFor: Double = .nan
 
-    var count: Int { sums.count }
-    func value(_ i: Int) -> Double { sums[i] / weights[i] }
-
-    mutating func reserve(_ capacity: Int) {
-        sums.reserveCapacity(capacity)
-        weights.reserveCapacity(capacity)
-        starts.reserveCapacity(capacity)
-        lengths.reserveCapacity(capacity)
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+        sums = .allocate(capacity: self.capacity)
+        weights = .allocate(capacity: self.capacity)
+        starts = .allocate(capacity: self.capacity)
+        lengths = .allocate(capacity: self.capacity)
+        powers = .allocate(capacity: self.capacity + 1)
     }
 
-    mutating func removeAll() {
-        sums.removeAll(keepingCapacity: true)
-        weights.removeAll(keepingCapacity: true)
-        starts.removeAll(keepingCapacity: true)
-        lengths.removeAll(keepingCapacity: true)
+    deinit {
+        sums.deallocate()
+        weights.deallocate()
+        starts.deallocate()
+        lengths.deallocate()
+        powers.deallocate()
     }
+
+    func prepare(g: Double) {
+        guard g != powersFor else { return }
+        powersFor = g
+        var value = 1.0
+        for k in 0...capacity {
+            powers[k] = value
+            value *= g
+        }
+    }
+
+    @inline(__always) func power(_ k: Int) -> Double { powers[k] }
+    @inline(__always) func value(_ i: Int) -> Double { sums[i] / weights[i] }
+
+    @inline(__always) func reset() { count = 0 }
+
+    @inline(__always) func push(sum: Double, start: Int) {
+        sums[count] = sum
+        weights[count] = 1
+        starts[count] = start
+        lengths[count] = 1
+        count += 1
+    }
+
+    @inline(__always) func popLast() { count -= 1 }
 }
 
 public enum OASIS {
@@ -45,50 +75,45 @@ public enum OASIS {
     public static func ar1(_ y: UnsafeBufferPointer<Double>, g: Double, lambda: Double = 0, minimumSpike: Double = 0,
                            calcium c: UnsafeMutableBufferPointer<Double>,
                            spikes s: UnsafeMutableBufferPointer<Double>) -> Double {
-        var pools = AR1Pools()
-        return ar1(y, g: g, lambda: lambda, minimumSpike: minimumSpike, pools: &pools, calcium: c, spikes: s)
+        let pools = AR1Pools(capacity: y.count)
+        return ar1(y, g: g, lambda: lambda, minimumSpike: minimumSpike, pools: pools, calcium: c, spikes: s)
     }
 
+    /// The same with caller-owned pools (reused across the many solves of a λ or baseline search).
     @discardableResult
     static func ar1(_ y: UnsafeBufferPointer<Double>, g: Double, lambda: Double, minimumSpike: Double,
-                    pools: inout AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
+                    pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
                     spikes s: UnsafeMutableBufferPointer<Double>) -> Double {
         let T = y.count
         guard T > 0 else { return 0 }
-        let logG = log(g)
-        pools.removeAll()
-        pools.reserve(T / 8 + 1)
-        pools.sums.append(y[0].isNaN ? 0 : y[0] - lambda * (T == 1 ? 1 : 1 - g))
-        pools.weights.append(1)
-        pools.starts.append(0)
-        pools.lengths.append(1)
+        pools.prepare(g: g)
+        pools.reset()
+        let interior = lambda * (1 - g)
+        pools.push(sum: y[0].isNaN ? 0 : y[0] - (T == 1 ? lambda : interior), start: 0)
+        let sums = pools.sums, weights = pools.weights, lengths = pools.lengths
         for t in 1..<T {
-            if y[t].isNaN {
-                pools.lengths[pools.count - 1] += 1
+            let value = y[t]
+            if value.isNaN {
+                lengths[pools.count - 1] += 1
                 continue
             }
-            pools.sums.append(y[t] - lambda * (t == T - 1 ? 1 : 1 - g))
-            pools.weights.append(1)
-            pools.starts.append(t)
-            pools.lengths.append(1)
-            while pools.count > 1 {
-                let i = pools.count - 1
-                let decay = exp(logG * Double(pools.lengths[i - 1]))
-                guard pools.value(i - 1) * decay + minimumSpike > pools.value(i) else { break }
-                pools.sums[i - 1] += pools.sums[i] * decay
-                pools.weights[i - 1] += pools.weights[i] * decay * decay
-                pools.lengths[i - 1] += pools.lengths[i]
-                pools.sums.removeLast()
-                pools.weights.removeLast()
-                pools.starts.removeLast()
-                pools.lengths.removeLast()
+            pools.push(sum: value - (t == T - 1 ? lambda : interior), start: t)
+            var i = pools.count - 1
+            while i > 0 {
+                let decay = pools.power(lengths[i - 1])
+                guard sums[i - 1] / weights[i - 1] * decay + minimumSpike > sums[i] / weights[i] else { break }
+                sums[i - 1] += sums[i] * decay
+                weights[i - 1] += weights[i] * decay * decay
+                lengths[i - 1] += lengths[i]
+                pools.popLast()
+                i -= 1
             }
         }
         for p in 0..<pools.count {
             var level = pools.value(p)
             if (p == 0 && level < 0) || (p > 0 && level < minimumSpike) { level = 0 }
             let start = pools.starts[p]
-            for k in 0..<pools.lengths[p] {
+            for k in 0..<lengths[p] {
                 c[start + k] = level
                 level *= g
             }
