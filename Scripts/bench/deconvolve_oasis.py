@@ -11,9 +11,13 @@ Modes:
   variants  untimed, for accuracy: penalty=1; penalty=1 then `oasisAR1(y − b, g, lam=λ, s_min)` (what
             `nfx deconvolve --s-min` does); `oasisAR1(y − b, g, lam=0, s_min)` with penalty=1's b and g (OASIS'
             thresholded variant); penalty=0 (OASIS' L0).
-Usage: python deconvolve_oasis.py FILE.h5[:DATASET] --mode MODE [--g G] [--runs 3] [--out OUT.npz] [--json]
+Usage: python deconvolve_oasis.py FILE.h5[:DATASET] --mode MODE [--g G] [--runs 3] [--out OUT.npz]
+                                  [--write-like NFX_OUTPUT.h5] [--json]
 `seconds` in the JSON line is the loop over rows alone (reading the file and importing are not counted): the
 median of `--runs` runs after one warm-up, or the warm-up alone when it took longer than `--long` seconds.
+With --write-like, every run also reads the input with h5py and writes /spikes and /calcium with the chunks, shuffle
+and gzip level of that nfx output file (to --out with .h5 added); `total_seconds` is then read + loop + write, the
+work nfx's `wall_seconds` covers.
 """
 
 import argparse
@@ -35,6 +39,20 @@ def read(spec):
     with h5py.File(path, "r") as file:
         values = np.asarray(file[dataset or "/data"][()], dtype=np.float64)
     return np.atleast_2d(values)
+
+
+def layout_of(path):
+    """{dataset: h5py create_dataset keywords} for /spikes and /calcium of an nfx output file."""
+    with h5py.File(path, "r") as file:
+        return {name: {"chunks": file[name].chunks, "shuffle": file[name].shuffle,
+                       "compression": file[name].compression, "compression_opts": file[name].compression_opts}
+                for name in ("spikes", "calcium")}
+
+
+def write(path, result, layout):
+    with h5py.File(path, "w") as file:
+        for name, keywords in layout.items():
+            file.create_dataset(name, data=result[name], **keywords)
 
 
 def run_ar1(y, g):
@@ -79,25 +97,39 @@ def main():
     parser.add_argument("--runs", type=int, default=3, help="counted runs after one warm-up")
     parser.add_argument("--long", type=float, default=20.0, help="a warm-up longer than this is the only run")
     parser.add_argument("--out", help="write the outputs (spikes, calcium, …) to this .npz")
+    parser.add_argument("--write-like", help="also time h5py read + write in the layout of this nfx output")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args()
     y = read(args.input)
     work = {"ar1": lambda: run_ar1(y, args.g), "full": lambda: run_full(y),
             "variants": lambda: run_variants(y, args.s_min)}[args.mode]
-    with threadpool_limits(limits=1):
+    layout = layout_of(args.write_like) if args.write_like else None
+
+    def one_run():
+        """(loop seconds, read + loop + write seconds or None, result)."""
         start = time.perf_counter()
+        if layout:
+            read(args.input)
+        begin = time.perf_counter()
         result = work()
-        times = [time.perf_counter() - start]
-        if args.mode != "variants" and times[0] <= args.long:
-            times = []
-            for _ in range(args.runs):
-                start = time.perf_counter()
-                result = work()
-                times.append(time.perf_counter() - start)
+        end = time.perf_counter()
+        if layout:
+            write(args.out + ".h5", result, layout)
+        return end - begin, (time.perf_counter() - start) if layout else None, result
+
+    with threadpool_limits(limits=1):
+        first = one_run()
+        measured = [first]
+        if args.mode != "variants" and first[0] <= args.long:
+            measured = [one_run() for _ in range(args.runs)]
+    times = [m[0] for m in measured]
+    totals = [m[1] for m in measured if m[1] is not None]
+    result = measured[-1][2]
     if args.out:
         np.savez(args.out, **result)
     summary = {"mode": args.mode, "rows": int(y.shape[0]), "frames": int(y.shape[1]),
-               "seconds": statistics.median(times), "runs": times, "single": len(times) == 1}
+               "seconds": statistics.median(times), "runs": times, "single": len(times) == 1,
+               "total_seconds": statistics.median(totals) if totals else None, "total_runs": totals}
     print(json.dumps(summary) if args.json else f"{args.mode}: {y.shape[0]} × {y.shape[1]}, "
           f"{summary['seconds']:.4f} s (median of {len(times)})")
 

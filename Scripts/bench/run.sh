@@ -61,3 +61,6 @@ check_load
 # Appends the "Fixed points" section to the document foundation.py just wrote (simulates its own networks).
 echo "bench: fixed points"
 "$VENV/bin/python" Scripts/bench/fixedpoints.py --nfx "$NFX" --data "$DATA" --output docs/benchmarks.md
+# Appends the "Deconvolution" section (simulates its own calcium data; OASIS runs with OPENBLAS_NUM_THREADS=1).
+echo "bench: deconvolution"
+"$VENV/bin/python" Scripts/bench/deconvolve.py --nfx "$NFX" --data "$DATA" --output docs/benchmarks.md
