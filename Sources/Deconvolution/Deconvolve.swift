@@ -19,7 +19,8 @@ public struct DeconvolutionOptions: Sendable {
     public var baseline: Double?
     /// Sparsity penalty; when nil it is chosen so that the residual matches the noise (σ²T).
     public var lambda: Double?
-    /// Minimal spike size (hard threshold); 0 keeps every positive amplitude.
+    /// Minimal spike size: with it, spikes are found by hard thresholding at λ = 0 (unless `lambda` is given)
+    /// after the L1 fit has set the baseline; 0 keeps the L1 solution.
     public var minimumSpike: Double = 0
 
     public init(penalty: SparsityPenalty = .l1, arOrder: Int = 1, g: [Double]? = nil, sigma: Double? = nil,
@@ -119,6 +120,9 @@ public enum Deconvolution {
             _ = shifted.withUnsafeBufferPointer { y in
                 calcium.withUnsafeMutableBufferPointer { c in
                     spikes.withUnsafeMutableBufferPointer { s in
+                        // Hard thresholding replaces the L1 penalty (Friedrich et al. 2017, "thresholded OASIS"):
+                        // the noise-constrained L1 fit has provided the baseline, and λ is 0 unless given.
+                        lambda = options.lambda ?? 0
                         _ = solve(y, c, s, lambda: lambda, minimumSpike: options.minimumSpike)
                     }
                 }
