@@ -35,7 +35,8 @@ let package = Package(
             "NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO", "Simulation", "FixedPoints", "Deconvolution",
         ]),
         // Measures the machine's floors (DGEMM, memory bandwidth, HDF5 I/O) for `make bench`.
-        .executableTarget(name: "nfx-bench", dependencies: ["NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO"],
+        .executableTarget(name: "nfx-bench", dependencies: ["NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO",
+                                                            "Deconvolution"],
                           path: "Sources/nfx-bench"),
 
         .testTarget(name: "NFXCoreTests", dependencies: ["NFXCore"], resources: [.copy("Fixtures")]),

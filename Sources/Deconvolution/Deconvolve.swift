@@ -53,14 +53,20 @@ public enum Deconvolution {
     public static func deconvolve(_ trace: [Double], options: DeconvolutionOptions = DeconvolutionOptions())
         -> DeconvolvedTrace {
         let T = trace.count
-        let observed = trace.filter { !$0.isNaN }
+        // One pass, no copies: how many frames are observed, and whether they all have one value.
+        var observedCount = 0, firstObserved = Double.nan, isConstant = true
+        for value in trace where !value.isNaN {
+            if observedCount == 0 { firstObserved = value } else if value != firstObserved { isConstant = false }
+            observedCount += 1
+        }
         func zeros(_ why: String) -> DeconvolvedTrace {
             let zero = trace.map { $0.isNaN ? Double.nan : 0 }
-            return DeconvolvedTrace(calcium: zero, spikes: zero, baseline: observed.first ?? 0, sigma: 0, lambda: 0,
+            return DeconvolvedTrace(calcium: zero, spikes: zero, baseline: observedCount > 0 ? firstObserved : 0,
+                                    sigma: 0, lambda: 0,
                                     g: options.g ?? Array(repeating: 0, count: options.arOrder), warning: why)
         }
-        if observed.isEmpty { return zeros("every frame is NaN") }
-        if observed.allSatisfy({ $0 == observed[0] }) { return zeros("the trace is constant") }
+        if observedCount == 0 { return zeros("every frame is NaN") }
+        if isConstant { return zeros("the trace is constant") }
 
         let sigma = options.sigma ?? ParameterEstimation.noiseLevel(trace)
         let g = options.g ?? (options.arOrder == 2 ? ParameterEstimation.ar2Coefficients(trace, sigma: sigma)
@@ -81,12 +87,25 @@ public enum Deconvolution {
                 return OASIS.noiseConstrainedAR1(y, g: g[0], sigma: sigma, pools: pools, calcium: c, spikes: s)
             }
         }
-        var baseline = options.baseline ?? percentile(observed, 0.15)
+        var baseline = options.baseline ?? percentile(trace.filter { !$0.isNaN }, 0.15)
         let pools = AR1Pools(capacity: T)
-        var calcium = [Double](repeating: 0, count: T), spikes = calcium
-        var shifted = trace
+        // Every solver writes every frame, so the outputs need no zero-filling.
+        var calcium = [Double](unsafeUninitializedCapacity: T) { _, count in count = T }
+        var spikes = [Double](unsafeUninitializedCapacity: T) { _, count in count = T }
+        var shifted = [Double](unsafeUninitializedCapacity: T) { _, count in count = T }
         var lambda = options.lambda ?? 0
-        let rounds = options.baseline == nil ? 10 : 1
+        let jointly = options.baseline == nil && options.lambda == nil && g.count == 1
+        if jointly {
+            trace.withUnsafeBufferPointer { y in
+                calcium.withUnsafeMutableBufferPointer { c in
+                    spikes.withUnsafeMutableBufferPointer { s in
+                        (lambda, baseline) = OASIS.noiseConstrainedAR1WithBaseline(
+                            y, g: g[0], sigma: sigma, initialBaseline: baseline, pools: pools, calcium: c, spikes: s)
+                    }
+                }
+            }
+        }
+        let rounds = jointly ? 0 : options.baseline == nil ? 10 : 1
         for _ in 0..<rounds {
             for t in 0..<T { shifted[t] = trace[t] - baseline }
             shifted.withUnsafeBufferPointer { y in
@@ -100,7 +119,7 @@ public enum Deconvolution {
             // The least-squares baseline for this calcium; stop when it moves less than σ/1000.
             var sum = 0.0
             for t in 0..<T where !trace[t].isNaN { sum += trace[t] - calcium[t] }
-            let next = sum / Double(observed.count)
+            let next = sum / Double(observedCount)
             let moved = abs(next - baseline)
             baseline = next
             if moved <= 1e-3 * max(sigma, 1e-12) { break }

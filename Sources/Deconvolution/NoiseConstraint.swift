@@ -65,3 +65,56 @@ extension OASIS {
         return lambda
     }
 }
+
+extension OASIS {
+    /// The noise-constrained AR(1) problem with the baseline b fitted too (OASIS' `optimize_b`): after every
+    /// λ step, b moves to the mean residual, and λ moves by −Δb/(1 − g), which leaves the folded data y − b − λ(1 − g)
+    /// of every frame but the last unchanged — so the pools stay valid and no extra solve is needed for the move
+    /// (the residual drops by n·Δb²). Returns λ and b, with the solution for them in c and s.
+    static func noiseConstrainedAR1WithBaseline(_ y: UnsafeBufferPointer<Double>, g: Double, sigma: Double,
+                                                initialBaseline: Double, pools: AR1Pools,
+                                                calcium c: UnsafeMutableBufferPointer<Double>,
+                                                spikes s: UnsafeMutableBufferPointer<Double>)
+        -> (lambda: Double, baseline: Double) {
+        let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
+        let target = sigma * sigma * Double(observed)
+        var baseline = initialBaseline, lambda = 0.0
+        var rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
+                      spikes: s)
+        var derivative = [Double](repeating: 0, count: y.count)
+        func moveBaseline() {
+            var sum = 0.0
+            for t in 0..<y.count where !y[t].isNaN { sum += y[t] - c[t] }
+            let delta = sum / Double(observed) - baseline
+            baseline += delta
+            lambda -= delta / (1 - g)
+            rss -= Double(observed) * delta * delta
+        }
+        moveBaseline()
+        for _ in 0..<100 {
+            if abs(rss / target - 1) <= 1e-4 { break }
+            for p in 0..<pools.count {
+                var slope = (p == pools.count - 1 ? 1 : 1 - pools.power(pools.lengths[p])) / pools.weights[p]
+                let start = pools.starts[p]
+                for k in 0..<pools.lengths[p] {
+                    derivative[start + k] = slope
+                    slope *= g
+                }
+            }
+            var aa = 0.0, bb = 0.0
+            for t in 0..<y.count where !y[t].isNaN {
+                aa += derivative[t] * derivative[t]
+                bb += (y[t] - baseline - c[t]) * derivative[t]
+            }
+            let cc = rss - target
+            guard aa > 0, bb * bb - aa * cc >= 0 else { break }
+            lambda += (-bb + (bb * bb - aa * cc).squareRoot()) / aa
+            rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
+                      spikes: s)
+            moveBaseline()
+        }
+        // The last frame's share of the baseline move is only exact after a fresh solve.
+        rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c, spikes: s)
+        return (max(lambda, 0), baseline)
+    }
+}

@@ -13,20 +13,25 @@ import Foundation
 /// ½‖c − (y − λμ)‖² plus a constant, with μ_t = 1 − g except μ_{T−1} = 1. As in OASIS, the first frame is the
 /// initial calcium level rather than a spike (s_0 = 0), and NaN frames add length to a pool but no data.
 final class AR1Pools {
-    /// Per pool: Σ g^k y_{t+k} over its frames (NaN frames skipped), Σ g^{2k}, first frame, length.
+    /// Per pool: Σ g^k y_{t+k} over its frames (NaN frames skipped), Σ g^{2k}, their ratio (the fitted value at
+    /// the pool's first frame, kept so the merge test needs no division), first frame, length.
     let sums: UnsafeMutablePointer<Double>
+    let values: UnsafeMutablePointer<Double>
     let weights: UnsafeMutablePointer<Double>
     let starts: UnsafeMutablePointer<Int>
     let lengths: UnsafeMutablePointer<Int>
     private(set) var count = 0
     let capacity: Int
-    /// g^k for k = 0…capacity, so that no merge pays for exp(); nil until `prepare(g:)`.
+    /// g^k for k = 0…computed, extended on demand up to capacity, so that no merge pays for exp(). Pools are
+    /// short, so the table rarely grows far: filling it for the whole trace up front cost more than the solve.
     private let powers: UnsafeMutablePointer<Double>
     private var powersFor: Double = .nan
+    private var computed = -1
 
     init(capacity: Int) {
         self.capacity = max(capacity, 1)
         sums = .allocate(capacity: self.capacity)
+        values = .allocate(capacity: self.capacity)
         weights = .allocate(capacity: self.capacity)
         starts = .allocate(capacity: self.capacity)
         lengths = .allocate(capacity: self.capacity)
@@ -35,6 +40,7 @@ final class AR1Pools {
 
     deinit {
         sums.deallocate()
+        values.deallocate()
         weights.deallocate()
         starts.deallocate()
         lengths.deallocate()
@@ -44,20 +50,27 @@ final class AR1Pools {
     func prepare(g: Double) {
         guard g != powersFor else { return }
         powersFor = g
-        var value = 1.0
-        for k in 0...capacity {
-            powers[k] = value
-            value *= g
-        }
+        powers[0] = 1
+        computed = 0
     }
 
-    @inline(__always) func power(_ k: Int) -> Double { powers[k] }
-    @inline(__always) func value(_ i: Int) -> Double { sums[i] / weights[i] }
+    @inline(__always) func power(_ k: Int) -> Double {
+        if k > computed { extendPowers(to: k) }
+        return powers[k]
+    }
+
+    private func extendPowers(to k: Int) {
+        let target = min(capacity, max(k, 2 * computed + 64))
+        for j in (computed + 1)...target { powers[j] = powers[j - 1] * powersFor }
+        computed = target
+    }
+    @inline(__always) func value(_ i: Int) -> Double { values[i] }
 
     @inline(__always) func reset() { count = 0 }
 
     @inline(__always) func push(sum: Double, start: Int) {
         sums[count] = sum
+        values[count] = sum
         weights[count] = 1
         starts[count] = start
         lengths[count] = 1
@@ -79,31 +92,33 @@ public enum OASIS {
         return ar1(y, g: g, lambda: lambda, minimumSpike: minimumSpike, pools: pools, calcium: c, spikes: s)
     }
 
-    /// The same with caller-owned pools (reused across the many solves of a λ or baseline search).
+    /// The same with caller-owned pools (reused across the many solves of a λ or baseline search), for y − b:
+    /// the baseline is subtracted on the fly, and the residual returned is that of y − b − c.
     @discardableResult
     static func ar1(_ y: UnsafeBufferPointer<Double>, g: Double, lambda: Double, minimumSpike: Double,
-                    pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
+                    baseline b: Double = 0, pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
                     spikes s: UnsafeMutableBufferPointer<Double>) -> Double {
         let T = y.count
         guard T > 0 else { return 0 }
         pools.prepare(g: g)
         pools.reset()
-        let interior = lambda * (1 - g)
-        pools.push(sum: y[0].isNaN ? 0 : y[0] - (T == 1 ? lambda : interior), start: 0)
-        let sums = pools.sums, weights = pools.weights, lengths = pools.lengths
+        let interior = lambda * (1 - g) + b, last = lambda + b
+        pools.push(sum: y[0].isNaN ? 0 : y[0] - (T == 1 ? last : interior), start: 0)
+        let sums = pools.sums, values = pools.values, weights = pools.weights, lengths = pools.lengths
         for t in 1..<T {
             let value = y[t]
             if value.isNaN {
                 lengths[pools.count - 1] += 1
                 continue
             }
-            pools.push(sum: value - (t == T - 1 ? lambda : interior), start: t)
+            pools.push(sum: value - (t == T - 1 ? last : interior), start: t)
             var i = pools.count - 1
             while i > 0 {
                 let decay = pools.power(lengths[i - 1])
-                guard sums[i - 1] / weights[i - 1] * decay + minimumSpike > sums[i] / weights[i] else { break }
+                guard values[i - 1] * decay + minimumSpike > values[i] else { break }
                 sums[i - 1] += sums[i] * decay
                 weights[i - 1] += weights[i] * decay * decay
+                values[i - 1] = sums[i - 1] / weights[i - 1]
                 lengths[i - 1] += lengths[i]
                 pools.popLast()
                 i -= 1
@@ -118,15 +133,15 @@ public enum OASIS {
                 level *= g
             }
         }
-        s[0] = 0
-        for t in 1..<T { s[t] = c[t] - g * c[t - 1] }
+        // Spikes and the residual in one pass, backwards so that c[t − 1] is still a number when s[t] needs it.
         var rss = 0.0
-        for t in 0..<T {
+        for t in stride(from: T - 1, through: 0, by: -1) {
             if y[t].isNaN {
-                c[t] = .nan
                 s[t] = .nan
+                c[t] = .nan
             } else {
-                let residual = y[t] - c[t]
+                s[t] = t == 0 ? 0 : c[t] - g * c[t - 1]
+                let residual = y[t] - b - c[t]
                 rss += residual * residual
             }
         }

@@ -32,6 +32,13 @@ struct Arguments {
         return number
     }
 
+    /// An optional real-valued option (nil when absent).
+    mutating func double(_ name: String) throws -> Double? {
+        guard let text = options.removeValue(forKey: name) else { return nil }
+        guard let number = Double(text), number.isFinite else { throw UsageError("--\(name) must be a number") }
+        return number
+    }
+
     func expectPositionals(_ count: Int) throws {
         if let unknown = options.keys.sorted().first { throw UsageError("unknown option --\(unknown) for \(mode)") }
         guard positionals.count == count else {

@@ -9,6 +9,7 @@ let usage = """
            nfx-bench bandwidth [--megabytes 512] [--repeats 5]
            nfx-bench h5read FILE DATASET
            nfx-bench h5write FILE ROWS COLS
+           nfx-bench deconvolve FILE DATASET [--g G] [--threads 2] [--repeats 3]
     """
 
 do {
@@ -33,6 +34,13 @@ do {
         guard let rows = Int(arguments.positionals[1]), let columns = Int(arguments.positionals[2]),
               rows > 0, columns > 0 else { throw UsageError("ROWS and COLS must be positive integers") }
         try printJSON(measureHDF5Write(path: arguments.positionals[0], rows: rows, columns: columns))
+    case "deconvolve":
+        let g = try arguments.double("g")
+        let threads = try arguments.integer("threads", default: 2)
+        let repeats = try arguments.integer("repeats", default: 3)
+        try arguments.expectPositionals(2)
+        try printJSON(measureDeconvolution(path: arguments.positionals[0], dataset: arguments.positionals[1], g: g,
+                                           threads: threads, repeats: repeats))
     default:
         throw UsageError("unknown mode '\(arguments.mode)'")
     }
