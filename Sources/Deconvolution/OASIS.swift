@@ -78,6 +78,7 @@ final class AR1Pools {
     }
 
     @inline(__always) func popLast() { count -= 1 }
+    func setCount(_ newCount: Int) { count = newCount }
 }
 
 public enum OASIS {
@@ -105,14 +106,24 @@ public enum OASIS {
         let interior = lambda * (1 - g) + b, last = lambda + b
         pools.push(sum: y[0].isNaN ? 0 : y[0] - (T == 1 ? last : interior), start: 0)
         let sums = pools.sums, values = pools.values, weights = pools.weights, lengths = pools.lengths
+        let starts = pools.starts
+        // The hot loop keeps the pool count in a local (a class property would be checked for exclusive access
+        // at every touch) and works on raw buffers.
+        var count = 1
         for t in 1..<T {
             let value = y[t]
             if value.isNaN {
-                lengths[pools.count - 1] += 1
+                lengths[count - 1] += 1
                 continue
             }
-            pools.push(sum: value - (t == T - 1 ? last : interior), start: t)
-            var i = pools.count - 1
+            let fitted = value - (t == T - 1 ? last : interior)
+            sums[count] = fitted
+            values[count] = fitted
+            weights[count] = 1
+            starts[count] = t
+            lengths[count] = 1
+            count += 1
+            var i = count - 1
             while i > 0 {
                 let decay = pools.power(lengths[i - 1])
                 guard values[i - 1] * decay + minimumSpike > values[i] else { break }
@@ -120,10 +131,11 @@ public enum OASIS {
                 weights[i - 1] += weights[i] * decay * decay
                 values[i - 1] = sums[i - 1] / weights[i - 1]
                 lengths[i - 1] += lengths[i]
-                pools.popLast()
+                count -= 1
                 i -= 1
             }
         }
+        pools.setCount(count)
         for p in 0..<pools.count {
             var level = pools.value(p)
             if (p == 0 && level < 0) || (p > 0 && level < minimumSpike) { level = 0 }
