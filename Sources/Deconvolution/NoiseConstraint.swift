@@ -29,25 +29,10 @@ extension OASIS {
             var total = 0.0
             for t in 0..<y.count where !y[t].isNaN { total += c[t] }
             guard total > 1e-9 else { break }
-            // dc/dλ for the current pools: −(1 − g^l)/w · g^k in an inner pool, −1/w · g^k in the last.
-            for p in 0..<pools.count {
-                let isLast = p == pools.count - 1
-                var slope = (isLast ? 1 : 1 - pools.power(pools.lengths[p])) / pools.weights[p]
-                let start = pools.starts[p]
-                for k in 0..<pools.lengths[p] {
-                    derivative[start + k] = slope
-                    slope *= g
-                }
-            }
-            var aa = 0.0, bb = 0.0
-            for t in 0..<y.count where !y[t].isNaN {
-                aa += derivative[t] * derivative[t]
-                bb += (y[t] - c[t]) * derivative[t]
-            }
-            let cc = rss - target
-            guard aa > 0 else { break }
+            guard let step = quadraticStep(y, g: g, baseline: 0, pools: pools, calcium: c, rss: rss, target: target,
+                                           derivative: &derivative) else { break }
             below = lambda
-            lambda += (-bb + (bb * bb - aa * cc).squareRoot()) / aa
+            lambda += step
             rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s)
             steps += 1
         }
@@ -93,22 +78,9 @@ extension OASIS {
         moveBaseline()
         for _ in 0..<100 {
             if abs(rss / target - 1) <= 1e-4 { break }
-            for p in 0..<pools.count {
-                var slope = (p == pools.count - 1 ? 1 : 1 - pools.power(pools.lengths[p])) / pools.weights[p]
-                let start = pools.starts[p]
-                for k in 0..<pools.lengths[p] {
-                    derivative[start + k] = slope
-                    slope *= g
-                }
-            }
-            var aa = 0.0, bb = 0.0
-            for t in 0..<y.count where !y[t].isNaN {
-                aa += derivative[t] * derivative[t]
-                bb += (y[t] - baseline - c[t]) * derivative[t]
-            }
-            let cc = rss - target
-            guard aa > 0, bb * bb - aa * cc >= 0 else { break }
-            lambda += (-bb + (bb * bb - aa * cc).squareRoot()) / aa
+            guard let step = quadraticStep(y, g: g, baseline: baseline, pools: pools, calcium: c, rss: rss,
+                                           target: target, derivative: &derivative) else { break }
+            lambda += step
             rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
                       spikes: s)
             moveBaseline()
@@ -116,5 +88,31 @@ extension OASIS {
         // The last frame's share of the baseline move is only exact after a fresh solve.
         rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c, spikes: s)
         return (max(lambda, 0), baseline)
+    }
+}
+
+extension OASIS {
+    /// The λ step that brings the residual to `target` if the pools do not change: with dc/dλ = −(1 − g^l)/w · g^k
+    /// in an inner pool and −1/w · g^k in the last, ‖y − b − c(λ + δ)‖² is quadratic in δ (OASIS' homotopy step).
+    /// Nil when the quadratic has no real root.
+    static func quadraticStep(_ y: UnsafeBufferPointer<Double>, g: Double, baseline: Double, pools: AR1Pools,
+                              calcium c: UnsafeMutableBufferPointer<Double>, rss: Double, target: Double,
+                              derivative: inout [Double]) -> Double? {
+        for p in 0..<pools.count {
+            var slope = (p == pools.count - 1 ? 1 : 1 - pools.power(pools.lengths[p])) / pools.weights[p]
+            let start = pools.starts[p]
+            for k in 0..<pools.lengths[p] {
+                derivative[start + k] = slope
+                slope *= g
+            }
+        }
+        var aa = 0.0, bb = 0.0
+        for t in 0..<y.count where !y[t].isNaN {
+            aa += derivative[t] * derivative[t]
+            bb += (y[t] - baseline - c[t]) * derivative[t]
+        }
+        let cc = rss - target
+        guard aa > 0, bb * bb - aa * cc >= 0 else { return nil }
+        return (-bb + (bb * bb - aa * cc).squareRoot()) / aa
     }
 }

@@ -70,14 +70,5 @@ final class DeconvolutionTests: XCTestCase {
         }
     }
 
-    private func pearson(_ a: [Double], _ b: [Double]) -> Double {
-        let ma = a.reduce(0, +) / Double(a.count), mb = b.reduce(0, +) / Double(b.count)
-        var ab = 0.0, aa = 0.0, bb = 0.0
-        for (x, y) in zip(a, b) {
-            ab += (x - ma) * (y - mb)
-            aa += (x - ma) * (x - ma)
-            bb += (y - mb) * (y - mb)
-        }
-        return ab / (aa * bb).squareRoot()
-    }
+    private func pearson(_ a: [Double], _ b: [Double]) -> Double { SpikeScores.pearson(a, b) }
 }
