@@ -136,7 +136,7 @@ public enum Deconvolution {
             lambda = 0
         } else if options.minimumSpike > 0 {
             for t in 0..<T { shifted[t] = trace[t] - baseline }
-            _ = shifted.withUnsafeBufferPointer { y in
+            shifted.withUnsafeBufferPointer { y in
                 calcium.withUnsafeMutableBufferPointer { c in
                     spikes.withUnsafeMutableBufferPointer { s in
                         // Hard thresholding replaces the L1 penalty (Friedrich et al. 2017, "thresholded OASIS"):
