@@ -118,7 +118,6 @@ public enum OASIS {
             }
             let fitted = value - (t == T - 1 ? last : interior)
             sums[count] = fitted
-            values[count] = fitted
             weights[count] = 1
             starts[count] = t
             lengths[count] = 1
@@ -126,16 +125,19 @@ public enum OASIS {
             var i = count - 1
             while i > 0 {
                 let decay = pools.power(lengths[i - 1])
-                guard values[i - 1] * decay + minimumSpike > values[i] else { break }
+                // v_{i−1}·decay + s_min > v_i, multiplied through by the (positive) weights: no division on the
+                // chain of dependent merges.
+                let (w0, w1) = (weights[i - 1], weights[i])
+                guard (sums[i - 1] * decay + minimumSpike * w0) * w1 > sums[i] * w0 else { break }
                 sums[i - 1] += sums[i] * decay
-                weights[i - 1] += weights[i] * decay * decay
-                values[i - 1] = sums[i - 1] / weights[i - 1]
+                weights[i - 1] = w0 + w1 * decay * decay
                 lengths[i - 1] += lengths[i]
                 count -= 1
                 i -= 1
             }
         }
         pools.setCount(count)
+        for p in 0..<count { values[p] = sums[p] / weights[p] }
         for p in 0..<pools.count {
             var level = pools.value(p)
             if (p == 0 && level < 0) || (p > 0 && level < minimumSpike) { level = 0 }
