@@ -77,7 +77,6 @@ final class AR1Pools {
         count += 1
     }
 
-    @inline(__always) func popLast() { count -= 1 }
     func setCount(_ newCount: Int) { count = newCount }
 }
 
