@@ -94,14 +94,4 @@ enum SmallLinearSystem {
         p[i] = p[j]
         p[j] = t
     }
-
-    /// Array convenience for tests and cold paths.
-    static func solve(_ a: [Double], _ b: [Double]) -> [Double]? {
-        var a = a, b = b
-        let n = b.count
-        let ok = a.withUnsafeMutableBufferPointer { ap in
-            b.withUnsafeMutableBufferPointer { bp in solve(ap.baseAddress!, bp.baseAddress!, n) }
-        }
-        return ok ? b : nil
-    }
 }
