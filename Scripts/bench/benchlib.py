@@ -226,3 +226,36 @@ def run_json_peak_memory(command):
     if not stdout:
         raise RuntimeError(f"{' '.join(command)} printed nothing on stdout")
     return json.loads(stdout[-1]), peak
+
+
+BUSY_THRESHOLD = 0.25
+
+
+def load_notes(busy_start, busy_end, cores, threads=None):
+    """The notes every section ends with: how busy the machine was around its workloads, and warnings."""
+    notes = [f"Other work used {busy_start:.0%} of the {cores} cores just before the workloads and {busy_end:.0%} "
+             "just after (2 s samples of /proc/stat)."]
+    if threads is not None and cores < threads:
+        notes.append(f"**Only {cores} core(s) usable: the {threads}-thread runs share them.**")
+    if max(busy_start, busy_end) > BUSY_THRESHOLD:
+        notes.append("**Warning: the machine was busy during this run; the times may be slow and noisy.**")
+    return notes
+
+
+def replace_section(path, heading, section):
+    """Writes `section` (starting with `heading`, a `## …` line) into the markdown file at `path`: in place of the
+    section with that heading if there is one, keeping the sections before and after it, else at the end."""
+    text = ""
+    if os.path.exists(path):
+        with open(path) as document:
+            text = document.read()
+    marker = ("\n" + text).find("\n" + heading + "\n") - 1   # −1 before the text: the file starts with it
+    if marker >= -1:
+        following = text.find("\n## ", marker + len(heading) + 2)
+        tail = text[following + 1:] if following >= 0 else ""
+        head = text[:marker + 1].rstrip("\n")
+        text = (head + "\n\n" if head else "") + section + ("\n" + tail if tail else "")
+    else:
+        text = (text.rstrip("\n") + "\n\n" if text else "") + section
+    with open(path, "w") as document:
+        document.write(text)

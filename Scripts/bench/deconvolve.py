@@ -33,7 +33,6 @@ GROUNDTRUTH = "/work/shared/data/calcium-groundtruth"
 # A measurement whose warm-up run takes longer than this is reported from that single run.
 LONG_SECONDS = 20.0
 THREADS = 2
-BUSY_THRESHOLD = 0.25
 G = 0.95
 NOISE = 0.3
 FIRING_RATE = 0.5
@@ -715,14 +714,8 @@ def notes_for(speed, accuracy, busy_start, busy_end, cores, oasis_version, nfx_v
         f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} at commit "
         f"{benchlib._git_commit()} with `{nfx_version}` (the Machine section above may come from an earlier run "
         "when this script is run alone).",
-        f"Other work used {busy_start:.0%} of the {cores} cores just before these workloads and {busy_end:.0%} "
-        "just after (2 s samples of /proc/stat).",
     ]
-    if cores < THREADS:
-        notes.append(f"**Only {cores} core(s) usable: the {THREADS}-thread runs share them.**")
-    if max(busy_start, busy_end) > BUSY_THRESHOLD:
-        notes.append("**Warning: the machine was busy during this run; the times may be slow and noisy.**")
-    return notes
+    return notes + benchlib.load_notes(busy_start, busy_end, cores, THREADS)
 
 
 def render(speed, accuracy, snr_rows, real_rows, notes, groundtruth):
@@ -760,24 +753,6 @@ def render(speed, accuracy, snr_rows, real_rows, notes, groundtruth):
     return "\n".join(parts)
 
 
-def write_section(path, section):
-    """Replaces the Deconvolution section of `path` (or appends it), keeping the sections before it."""
-    text = ""
-    if os.path.exists(path):
-        with open(path) as document:
-            text = document.read()
-    marker = ("\n" + text).find("\n" + SECTION + "\n") - 1   # −1 before the text: the file starts with it
-    if marker >= -1:
-        following = text.find("\n## ", marker + len(SECTION) + 2)
-        tail = text[following + 1:] if following >= 0 else ""
-        head = text[:marker + 1].rstrip("\n")
-        text = (head + "\n\n" if head else "") + section + ("\n" + tail if tail else "")
-    else:
-        text = (text.rstrip("\n") + "\n\n" if text else "") + section
-    with open(path, "w") as document:
-        document.write(text)
-
-
 def oasis_version():
     try:
         from importlib.metadata import version
@@ -812,7 +787,7 @@ def main():
         print(f"deconvolution: {args.groundtruth} not found; the real recordings are skipped", flush=True)
     notes = notes_for(speed, accuracy, busy_start, busy_end, cores, oasis_version(),
                       benchlib._command_output([args.nfx, "--version"]))
-    write_section(args.output, render(speed, accuracy, snr_rows, real_rows, notes, args.groundtruth))
+    benchlib.replace_section(args.output, SECTION, render(speed, accuracy, snr_rows, real_rows, notes, args.groundtruth))
     print(f"wrote the {SECTION[3:]} section of {args.output}")
     for r in speed:
         print(f"  {r.size}: solver nfx compute {r.solver_compute.describe()} (wall {r.solver_nfx.describe()}) vs "

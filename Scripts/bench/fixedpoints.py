@@ -30,7 +30,6 @@ LONG_SECONDS = 15.0
 # Two fixed points are the same when closer than this (relative to max(1, |z|)).
 MATCH_TOLERANCE = 1e-6
 THREADS = 2
-BUSY_THRESHOLD = 0.25
 
 
 @dataclasses.dataclass
@@ -242,28 +241,8 @@ def notes_for(rows, busy_start, busy_end, cores):
         "533 s (n = 1000, R = 3); a first compiled prototype 19.6 s on 2 threads (n = 1000, R = 3) and 4.7 s "
         "(n = 10,000, R = 2). The target n = 2000, R = 3 ≤ 40 s is not run by default (add `2000x3` to "
         "`--networks`).",
-        f"Other work used {busy_start:.0%} of the {cores} cores just before these workloads and {busy_end:.0%} "
-        "just after (2 s samples of /proc/stat).",
     ]
-    if cores < THREADS:
-        notes.append(f"**Only {cores} core(s) usable: the {THREADS}-thread runs share them.**")
-    if max(busy_start, busy_end) > BUSY_THRESHOLD:
-        notes.append("**Warning: the machine was busy during this run; the times may be slow and noisy.**")
-    return notes
-
-
-def write_section(path, section):
-    """Replaces the Fixed points section of `path` (or appends it), keeping whatever foundation.py wrote."""
-    text = ""
-    if os.path.exists(path):
-        with open(path) as document:
-            text = document.read()
-    marker = text.find("\n" + SECTION + "\n")
-    if marker >= 0:
-        text = text[:marker + 1]
-    text = text.rstrip("\n") + "\n\n" if text else ""
-    with open(path, "w") as document:
-        document.write(text + section)
+    return notes + benchlib.load_notes(busy_start, busy_end, cores, THREADS)
 
 
 def main():
@@ -299,7 +278,7 @@ def main():
         one_thread = (units, rank) == (1000, 3) and not args.no_threads_comparison
         rows.append(bench_network(args.nfx, f"simulated rnn_{units}_{rank}", f"rnn_{units}_{rank}", path, args.runs, args.data, True, one_thread))
     busy_end = benchlib.cpu_busy()
-    write_section(args.output, render(rows, notes_for(rows, busy_start, busy_end, cores)))
+    benchlib.replace_section(args.output, SECTION, render(rows, notes_for(rows, busy_start, busy_end, cores)))
     print(f"wrote the {SECTION[3:]} section of {args.output}")
     for r in rows:
         print(f"  {r.name}: {r.points} points, {r.analytic.result['regions_searched']} regions, nfx "

@@ -22,7 +22,6 @@ import benchlib
 DGEMM_SIZE = 2000
 BANDWIDTH_MEGABYTES = 512
 # Above this fraction of the cores busy with other work, the document carries a warning.
-BUSY_THRESHOLD = 0.25
 
 
 @dataclasses.dataclass
@@ -263,12 +262,8 @@ def notes_for(nfx_openblas, busy_start, busy_end, cores):
         "(`write_payload` in foundation.py, `writePayload` in nfx-bench).",
         "nfx links Debian's libhdf5 1.10 and zlib; h5py's wheel bundles its own HDF5 and zlib, so compressed "
         "file sizes may differ slightly for the same data and layout.",
-        f"Other work used {busy_start:.0%} of the {cores} cores just before the workloads and {busy_end:.0%} just "
-        "after (2 s samples of /proc/stat).",
     ]
-    if max(busy_start, busy_end) > BUSY_THRESHOLD:
-        notes.append("**Warning: the machine was busy during this run; the times may be slow and noisy.**")
-    return notes
+    return notes + benchlib.load_notes(busy_start, busy_end, cores)
 
 
 def main():
@@ -284,7 +279,7 @@ def main():
     machine = benchlib.machine_info(args.nfx_bench)
     cores = benchlib.usable_cores()
     busy_start = benchlib.cpu_busy()
-    if busy_start > BUSY_THRESHOLD:
+    if busy_start > benchlib.BUSY_THRESHOLD:
         print(f"warning: {busy_start:.0%} of the cores are busy with other work; timings will be noisy")
     results = []
     print("DGEMM …", flush=True)
