@@ -93,28 +93,28 @@ public enum Deconvolution {
         var calcium = [Double](unsafeUninitializedCapacity: T) { _, count in count = T }
         var spikes = [Double](unsafeUninitializedCapacity: T) { _, count in count = T }
         var shifted = [Double](unsafeUninitializedCapacity: T) { _, count in count = T }
+        /// Runs a solver on trace − baseline (or, for the joint fit, the trace itself) into calcium and spikes.
+        func solving(subtractingBaseline: Bool = true,
+                     _ body: (UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>,
+                              UnsafeMutableBufferPointer<Double>) -> Void) {
+            if subtractingBaseline { for t in 0..<T { shifted[t] = trace[t] - baseline } }
+            (subtractingBaseline ? shifted : trace).withUnsafeBufferPointer { y in
+                calcium.withUnsafeMutableBufferPointer { c in
+                    spikes.withUnsafeMutableBufferPointer { s in body(y, c, s) }
+                }
+            }
+        }
         var lambda = options.lambda ?? 0
         let jointly = options.baseline == nil && options.lambda == nil && g.count == 1
         if jointly {
-            trace.withUnsafeBufferPointer { y in
-                calcium.withUnsafeMutableBufferPointer { c in
-                    spikes.withUnsafeMutableBufferPointer { s in
-                        (lambda, baseline) = OASIS.noiseConstrainedAR1WithBaseline(
-                            y, g: g[0], sigma: sigma, initialBaseline: baseline, pools: pools, calcium: c, spikes: s)
-                    }
-                }
+            solving(subtractingBaseline: false) { y, c, s in
+                (lambda, baseline) = OASIS.noiseConstrainedAR1WithBaseline(
+                    y, g: g[0], sigma: sigma, initialBaseline: baseline, pools: pools, calcium: c, spikes: s)
             }
         }
         let rounds = jointly ? 0 : options.baseline == nil ? 10 : 1
         for _ in 0..<rounds {
-            for t in 0..<T { shifted[t] = trace[t] - baseline }
-            shifted.withUnsafeBufferPointer { y in
-                calcium.withUnsafeMutableBufferPointer { c in
-                    spikes.withUnsafeMutableBufferPointer { s in
-                        lambda = solve(y, c, s, lambda: options.lambda, minimumSpike: 0)
-                    }
-                }
-            }
+            solving { y, c, s in lambda = solve(y, c, s, lambda: options.lambda, minimumSpike: 0) }
             guard options.baseline == nil else { break }
             // The least-squares baseline for this calcium; stop when it moves less than σ/1000.
             var sum = 0.0
@@ -125,27 +125,13 @@ public enum Deconvolution {
             if moved <= 1e-3 * max(sigma, 1e-12) { break }
         }
         if options.penalty == .l0 {
-            for t in 0..<T { shifted[t] = trace[t] - baseline }
-            shifted.withUnsafeBufferPointer { y in
-                calcium.withUnsafeMutableBufferPointer { c in
-                    spikes.withUnsafeMutableBufferPointer { s in
-                        _ = OASIS.greedyL0AR1(y, g: g[0], sigma: sigma, calcium: c, spikes: s)
-                    }
-                }
-            }
+            solving { y, c, s in _ = OASIS.greedyL0AR1(y, g: g[0], sigma: sigma, calcium: c, spikes: s) }
             lambda = 0
         } else if options.minimumSpike > 0 {
-            for t in 0..<T { shifted[t] = trace[t] - baseline }
-            shifted.withUnsafeBufferPointer { y in
-                calcium.withUnsafeMutableBufferPointer { c in
-                    spikes.withUnsafeMutableBufferPointer { s in
-                        // Hard thresholding replaces the L1 penalty (Friedrich et al. 2017, "thresholded OASIS"):
-                        // the noise-constrained L1 fit has provided the baseline, and λ is 0 unless given.
-                        lambda = options.lambda ?? 0
-                        _ = solve(y, c, s, lambda: lambda, minimumSpike: options.minimumSpike)
-                    }
-                }
-            }
+            // Hard thresholding replaces the L1 penalty (Friedrich et al. 2017, "thresholded OASIS"): the
+            // noise-constrained L1 fit has provided the baseline, and λ is 0 unless given.
+            lambda = options.lambda ?? 0
+            solving { y, c, s in _ = solve(y, c, s, lambda: lambda, minimumSpike: options.minimumSpike) }
         }
         return DeconvolvedTrace(calcium: calcium, spikes: spikes, baseline: baseline, sigma: sigma, lambda: lambda,
                                 g: g, warning: nil)

@@ -60,17 +60,15 @@ public enum InputLoader {
         let path = spec.path
         try checkReadableFile(path)
         let input: LoadedInput
-        if try isNPY(path) {
+        switch try format(of: path) {
+        case .npy:
             if let dataset = spec.dataset {
                 throw NFXError.usage("\(path) is a NumPy .npy file; it has no dataset \(dataset)",
                                      hint: "give the path alone: \(path)")
             }
             input = try loadNPY(path, requirements: requirements)
-        } else if HDF5File.hasSignature(path: path) {
+        case .hdf5:
             input = try loadHDF5(spec, requirements: requirements)
-        } else {
-            throw NFXError.noInput("\(path) is neither an HDF5 nor a NumPy .npy file",
-                                   hint: "nfx reads HDF5 (.h5, .hdf5, .nwb) and .npy files")
         }
         try validate(input, requirements: requirements)
         return input
@@ -89,6 +87,14 @@ public enum InputLoader {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw NFXError.noInput("\(path) is not readable (permission denied)")
         }
+    }
+
+    /// HDF5 or .npy, told by the file's signature rather than its name; anything else is an input error (66).
+    public static func format(of path: String) throws -> LoadedInput.Format {
+        if try isNPY(path) { return .npy }
+        if HDF5File.hasSignature(path: path) { return .hdf5 }
+        throw NFXError.noInput("\(path) is neither an HDF5 nor a NumPy .npy file",
+                               hint: "nfx reads HDF5 (.h5, .hdf5, .nwb) and .npy files")
     }
 
     static func isNPY(_ path: String) throws -> Bool {

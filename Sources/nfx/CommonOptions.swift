@@ -40,10 +40,8 @@ struct CommonOptions: ParsableArguments {
 
     var reporter: Reporter { Reporter(quiet: quiet, json: json) }
 
-    /// Cores to use: --threads, else all of them. BLAS gets them unless an analysis parallelises itself.
+    /// Cores to use: --threads, else all of them.
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
-
-    func applyThreadCount() { BLASThreads.set(threadCount) }
 
     /// The output path: -o, else `defaultName` beside `besidePath` (or in the working directory).
     func outputPath(defaultName: String, beside besidePath: String? = nil) -> String {

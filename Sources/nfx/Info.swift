@@ -24,18 +24,13 @@ struct Info: ParsableCommand {
 
     func run() throws {
         try InputLoader.checkReadableFile(file)
-        let data = try Data(contentsOf: URL(fileURLWithPath: file), options: .mappedIfSafe)
-        if NPY.hasSignature(data.prefix(NPY.magic.count)) {
+        if try InputLoader.format(of: file) == .npy {
             do {
-                report(npy: try NPY.parseHeader(data))
+                report(npy: try NPY.parseHeader(Data(contentsOf: URL(fileURLWithPath: file), options: .mappedIfSafe)))
             } catch {
                 throw NFXError.wrapping(error, file: file)
             }
             return
-        }
-        guard HDF5File.hasSignature(path: file) else {
-            throw NFXError.noInput("\(file) is neither an HDF5 nor a NumPy .npy file",
-                                   hint: "nfx reads HDF5 (.h5, .hdf5, .nwb) and .npy files")
         }
         do {
             let hdf5 = try HDF5File.open(file)
