@@ -60,6 +60,14 @@ func requireSquare(_ A: Matrix, _ operation: String) throws {
     }
 }
 
+/// The right-hand side of A·X = B must have as many rows as A.
+func requireMatchingRows(_ A: Matrix, _ B: Matrix, _ operation: String) throws {
+    guard B.rows == A.rows else {
+        throw LinearAlgebraError.dimensionMismatch(
+            "\(operation): A is \(A.rows) × \(A.columns) but B has \(B.rows) rows")
+    }
+}
+
 /// Level-1 BLAS takes a 32-bit length; longer vectors are processed in chunks so callers never see a size limit.
 @inline(__always)
 func forEachBLASChunk(_ count: Int, _ body: (_ offset: Int, _ length: Int32) -> Void) {

@@ -58,10 +58,7 @@ private func requireWellConditioned(_ factors: LUFactors, _ A: Matrix, _ operati
 public func solve(_ A: Matrix, _ B: Matrix) throws -> Matrix {
     let operation = "solve (LAPACKE_dgesv)"
     try requireSquare(A, operation)
-    guard B.rows == A.rows else {
-        throw LinearAlgebraError.dimensionMismatch(
-            "\(operation): A is \(A.rows) × \(A.columns) but B has \(B.rows) rows")
-    }
+    try requireMatchingRows(A, B, operation)
     let factors = try factorLU(A, operation)
     try requireWellConditioned(factors, A, operation)
     var X = B
@@ -141,10 +138,7 @@ public func logDeterminant(_ A: Matrix) throws -> (sign: Double, logAbsoluteValu
 public func solveSymmetricPositiveDefinite(_ A: Matrix, _ B: Matrix) throws -> Matrix {
     let operation = "solveSymmetricPositiveDefinite (LAPACKE_dposv)"
     try requireSymmetric(A, operation)
-    guard B.rows == A.rows else {
-        throw LinearAlgebraError.dimensionMismatch(
-            "\(operation): A is \(A.rows) × \(A.columns) but B has \(B.rows) rows")
-    }
+    try requireMatchingRows(A, B, operation)
     let n = A.rows
     var X = B
     if n == 0 || B.columns == 0 { return X }
@@ -169,10 +163,7 @@ public func solveSymmetricPositiveDefinite(_ A: Matrix, _ B: Matrix) throws -> M
 /// so collinear regressors give a stable answer instead of huge cancelling coefficients.
 public func leastSquares(_ A: Matrix, _ B: Matrix) throws -> Matrix {
     let operation = "leastSquares (LAPACKE_dgelsd)"
-    guard B.rows == A.rows else {
-        throw LinearAlgebraError.dimensionMismatch(
-            "\(operation): A is \(A.rows) × \(A.columns) but B has \(B.rows) rows")
-    }
+    try requireMatchingRows(A, B, operation)
     let m = A.rows, n = A.columns, r = B.columns
     if m == 0 || n == 0 || r == 0 { return Matrix(rows: n, columns: r) }
     let m32 = try blasSize(m, operation), n32 = try blasSize(n, operation), r32 = try blasSize(r, operation)
