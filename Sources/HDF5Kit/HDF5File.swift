@@ -76,5 +76,5 @@ public final class HDF5File: @unchecked Sendable {
     public func dataset(_ path: String) throws -> HDF5Dataset { try root.dataset(path) }
     public func group(_ path: String) throws -> HDF5Group { try root.group(path) }
     public func contains(_ path: String) -> Bool { root.contains(path) }
-    public func walk() throws -> [HDF5ObjectInfo] { try root.walk() }
+    public func walk(attributes: Bool = true) throws -> [HDF5ObjectInfo] { try root.walk(attributes: attributes) }
 }

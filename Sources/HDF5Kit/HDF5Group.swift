@@ -167,15 +167,14 @@ public final class HDF5Group: HDF5AttributeHolder, @unchecked Sendable {
 
     /// Every object below this group, depth first in name order, with each dataset's shape, type and storage.
     /// Only hard links are followed and each object is listed once, so soft-link loops and objects linked
-    /// under two names cannot make the listing endless or ambiguous.
-    public func walk() throws -> [HDF5ObjectInfo] {
+    /// under two names cannot make the listing endless or ambiguous. `attributes: false` skips reading every
+    /// object's attributes when only names, shapes and types are wanted.
+    public func walk(attributes: Bool = true) throws -> [HDF5ObjectInfo] {
         var visited: Set<UInt64> = [address]
-        return try walk(visited: &visited)
+        return try walk(attributes: attributes, visited: &visited)
     }
 
-    private var address: UInt64 { HDF5Library.synchronized { UInt64(nfx_object_address(handle.id)) } }
-
-    private func walk(visited: inout Set<UInt64>) throws -> [HDF5ObjectInfo] {
+    private func walk(attributes: Bool, visited: inout Set<UInt64>) throws -> [HDF5ObjectInfo] {
         var result: [HDF5ObjectInfo] = []
         for (name, kind) in try members() {
             guard HDF5Library.synchronized({ nfx_is_hard_link(handle.id, name) == 1 }) else { continue }
@@ -184,14 +183,13 @@ public final class HDF5Group: HDF5AttributeHolder, @unchecked Sendable {
                 let child = try group(name)
                 guard visited.insert(child.address).inserted else { continue }
                 result.append(HDF5ObjectInfo(path: child.objectPath, kind: .group, dataset: nil,
-                                             attributes: try child.allAttributes()))
-                result += try child.walk(visited: &visited)
+                                             attributes: attributes ? try child.allAttributes() : []))
+                result += try child.walk(attributes: attributes, visited: &visited)
             case .dataset:
                 let child = try dataset(name)
-                guard visited.insert(HDF5Library.synchronized { UInt64(nfx_object_address(child.handle.id)) })
-                    .inserted else { continue }
+                guard visited.insert(child.address).inserted else { continue }
                 result.append(HDF5ObjectInfo(path: child.objectPath, kind: .dataset, dataset: child.storageInfo,
-                                             attributes: try child.allAttributes()))
+                                             attributes: attributes ? try child.allAttributes() : []))
             case .other:
                 result.append(HDF5ObjectInfo(path: absolute(name), kind: .other, dataset: nil, attributes: []))
             }
@@ -201,6 +199,9 @@ public final class HDF5Group: HDF5AttributeHolder, @unchecked Sendable {
 }
 
 extension HDF5AttributeHolder {
+    /// The object's address in its file: one object reached through two hard links has one address.
+    var address: UInt64 { HDF5Library.synchronized { UInt64(nfx_object_address(handle.id)) } }
+
     /// Every attribute nfx can read, in name order.
     public func allAttributes() throws -> [(name: String, value: HDF5AttributeValue)] {
         try attributeNames().compactMap { name in try attribute(name).map { (name, $0) } }

@@ -154,7 +154,7 @@ public enum InputLoader {
 
     /// The only numeric dataset of the needed rank outside /truth and /reference, else a usage error listing them.
     static func chooseDataset(in file: HDF5File, requirements: InputRequirements) throws -> String {
-        let datasets = try file.walk().filter { info in
+        let datasets = try file.walk(attributes: false).filter { info in
             info.kind == .dataset && !nonInputGroups.contains { info.path == $0 || info.path.hasPrefix($0 + "/") }
         }
         let candidates = datasets.filter { ($0.dataset?.elementType.isNumeric ?? false) && $0.dataset?.shape.count == requirements.rank }
@@ -171,7 +171,7 @@ public enum InputLoader {
 
     /// "datasets in FILE: /a (3 × 4), /b (10)", for hints.
     static func datasetListing(_ file: HDF5File, under prefix: String = "") throws -> String {
-        let datasets = try file.walk().filter { $0.kind == .dataset && $0.path.hasPrefix(prefix) }
+        let datasets = try file.walk(attributes: false).filter { $0.kind == .dataset && $0.path.hasPrefix(prefix) }
         if datasets.isEmpty { return "\(file.path) holds no datasets\(prefix.isEmpty ? "" : " under \(prefix)")" }
         let shown = datasets.prefix(12).map { "\($0.path) (\(describeShape($0.dataset!.shape)))" }
         let more = datasets.count > 12 ? ", … (\(datasets.count - 12) more; see nfx info \(file.path))" : ""

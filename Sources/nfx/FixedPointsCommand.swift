@@ -153,7 +153,7 @@ enum RNNModelReader {
         do {
             let file = try HDF5File.open(path)
             guard file.root.kind(of: groupPath) == .group else {
-                let groups = try file.walk().filter { $0.kind == .group }.map(\.path)
+                let groups = try file.walk(attributes: false).filter { $0.kind == .group }.map(\.path)
                 throw NFXError.noInput("\(path) has no group \(groupPath) holding an RNN model",
                                        hint: groups.isEmpty ? "the file has no groups" : "groups in \(path): " + groups.joined(separator: ", "))
             }
