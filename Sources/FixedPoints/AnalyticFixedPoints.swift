@@ -353,11 +353,9 @@ final class LineWorkspace {
     let subsetTerms: UnsafeMutablePointer<Double>
     /// Raw copies of the arrangement's terms, so the hot loops touch no reference-counted arrays.
     let normals, offsets, identityMinusA, constant: UnsafeMutablePointer<Double>
-    /// Hyperplane h's rank-1 term w_h n_j m_jᵀ (R × R) followed by w_h β_h n_j (R), one record per hyperplane so
-    /// that a crossing touches one cache line.
+    /// `SwitchingArrangement.terms`: one record per hyperplane.
     let terms: UnsafeMutablePointer<Double>
     let K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection: UnsafeMutablePointer<Double>
-    private var owned: [UnsafeMutableRawPointer] = []
 
     init(walk: ArrangementWalk, dimension: Int) {
         arrangement = walk.arrangement
@@ -391,12 +389,7 @@ final class LineWorkspace {
             for (i, v) in values.enumerated() { pointer[i] = v }
             return pointer
         }
-        terms = make(H * (R * R + R), 0.0)
-        for h in 0..<H {
-            let record = terms + h * (R * R + R)
-            for i in 0..<R * R { record[i] = arrangement.outer[h * R * R + i] }
-            for r in 0..<R { record[R * R + r] = arrangement.shift[h * R + r] }
-        }
+        terms = copy(arrangement.terms)
         normals = copy(arrangement.normals)
         offsets = copy(arrangement.offsets)
         identityMinusA = copy(arrangement.identityMinusA)
@@ -455,9 +448,7 @@ final class LineWorkspace {
     func accumulate<S: WalkShape>(_ shape: S.Type, _ h: Int, sign: Double, into targetK: UnsafeMutablePointer<Double>,
                                   _ targetk: UnsafeMutablePointer<Double>) {
         let R = S.rank(self)
-        let o = terms + h * (R * R + R), c = o + R * R
-        for i in 0..<R * R { targetK[i] += sign * o[i] }
-        for r in 0..<R { targetk[r] += sign * c[r] }
+        SwitchingArrangement.addTerm(terms + h * (R * R + R), rank: R, sign: sign, K: targetK, k: targetk)
     }
 
     /// The line {y : ã_h·y + β̂_h = 0 for h in subset} as point + t·direction (written to linePoint and
@@ -545,24 +536,11 @@ final class LineWorkspace {
         return true
     }
 
-    /// Solves (I − A − K) z = k + c for the region's K, k into z. R = 2 is done in registers (the system is
-    /// built and solved without a round trip through memory: this is the innermost step of the R = 2 walk).
+    /// Solves (I − A − K) z = k + c for the region's K, k into z.
     @inline(__always)
     func solveFixedPoint(_ R: Int) -> Bool {
-        if R == 2 {
-            let m00 = identityMinusA[0] - regionK[0], m01 = identityMinusA[1] - regionK[1]
-            let m10 = identityMinusA[2] - regionK[2], m11 = identityMinusA[3] - regionK[3]
-            let r0 = regionk[0] + constant[0], r1 = regionk[1] + constant[1]
-            let det = m00 * m11 - m01 * m10
-            let bound = (m00 * m00 + m01 * m01) * (m10 * m10 + m11 * m11)
-            guard det * det > 1e-22 * bound, bound > 0 else { return false }
-            z[0] = (r0 * m11 - m01 * r1) / det
-            z[1] = (m00 * r1 - r0 * m10) / det
-            return true
-        }
-        for i in 0..<R * R { scratch[i] = identityMinusA[i] - regionK[i] }
-        for r in 0..<R { z[r] = regionk[r] + constant[r] }
-        return SmallLinearSystem.solve(scratch, z, R, relativeTolerance: 1e-11)
+        SwitchingArrangement.solveFixedPoint(rank: R, identityMinusA: identityMinusA, constant: constant, K: regionK,
+                                             k: regionk, scratch: scratch, z: z)
     }
 
     /// Builds the region's map (walk state, plus the hyperplanes through the vertex on the sides λ picks),

@@ -15,10 +15,9 @@ struct SwitchingArrangement: Sendable {
     /// β_h, exact.
     let offsets: [Double]
     let units: [Int]
-    /// w_h n_j m_jᵀ, count × rank × rank.
-    let outer: [Double]
-    /// w_h β_h n_j, count × rank.
-    let shift: [Double]
+    /// Per hyperplane, one record of rank² + rank values: w_h n_j m_jᵀ (rank × rank) then w_h β_h n_j (rank), so
+    /// that adding a hyperplane's term touches one contiguous record.
+    let terms: [Double]
     /// I − A (rank × rank) and c: the fixed-point system is (I − A − K) z = k + c.
     let identityMinusA: [Double]
     let c: [Double]
@@ -41,14 +40,14 @@ struct SwitchingArrangement: Sendable {
             }
         }
         let count = units.count
-        var outer = [Double](repeating: 0, count: count * R * R)
-        var shift = [Double](repeating: 0, count: count * R)
+        let stride = R * R + R
+        var terms = [Double](repeating: 0, count: count * stride)
         for h in 0..<count {
             let j = units[h]
             for r in 0..<R {
                 let weighted = weights[h] * model.N[r, j]
-                shift[h * R + r] = weighted * offsets[h]
-                for s in 0..<R { outer[(h * R + r) * R + s] = weighted * normals[h * R + s] }
+                terms[h * stride + R * R + r] = weighted * offsets[h]
+                for s in 0..<R { terms[h * stride + r * R + s] = weighted * normals[h * R + s] }
             }
         }
         var identityMinusA = [Double](repeating: 0, count: R * R)
@@ -58,8 +57,7 @@ struct SwitchingArrangement: Sendable {
         self.normals = normals
         self.offsets = offsets
         self.units = units
-        self.outer = outer
-        self.shift = shift
+        self.terms = terms
         self.identityMinusA = identityMinusA
         self.c = model.c
     }
@@ -67,14 +65,8 @@ struct SwitchingArrangement: Sendable {
     /// Adds (sign +1) or removes (−1) hyperplane h's term to a region's K and k.
     @inline(__always)
     func accumulate(_ h: Int, sign: Double, K: UnsafeMutablePointer<Double>, k: UnsafeMutablePointer<Double>) {
-        let R = rank
-        outer.withUnsafeBufferPointer { o in
-            let base = o.baseAddress! + h * R * R
-            for i in 0..<R * R { K[i] += sign * base[i] }
-        }
-        shift.withUnsafeBufferPointer { s in
-            let base = s.baseAddress! + h * R
-            for r in 0..<R { k[r] += sign * base[r] }
+        terms.withUnsafeBufferPointer { t in
+            SwitchingArrangement.addTerm(t.baseAddress! + h * (rank * rank + rank), rank: rank, sign: sign, K: K, k: k)
         }
     }
 
@@ -83,9 +75,41 @@ struct SwitchingArrangement: Sendable {
     @inline(__always)
     func solveFixedPoint(K: UnsafePointer<Double>, k: UnsafePointer<Double>,
                          scratch: UnsafeMutablePointer<Double>, z: UnsafeMutablePointer<Double>) -> Bool {
-        let R = rank
+        identityMinusA.withUnsafeBufferPointer { a in
+            c.withUnsafeBufferPointer { constant in
+                SwitchingArrangement.solveFixedPoint(rank: rank, identityMinusA: a.baseAddress!,
+                                                     constant: constant.baseAddress!, K: K, k: k, scratch: scratch, z: z)
+            }
+        }
+    }
+
+    /// K += sign · record[0..<R²], k += sign · record[R²..<R² + R]: one hyperplane's term (see `terms`).
+    @inline(__always)
+    static func addTerm(_ record: UnsafePointer<Double>, rank R: Int, sign: Double, K: UnsafeMutablePointer<Double>,
+                        k: UnsafeMutablePointer<Double>) {
+        for i in 0..<R * R { K[i] += sign * record[i] }
+        for r in 0..<R { k[r] += sign * record[R * R + r] }
+    }
+
+    /// Solves (I − A − K) z = k + c into z. R = 2 is done in registers (the system is built and solved without a
+    /// round trip through memory: the innermost step of the R = 2 walk); larger R through `scratch`.
+    @inline(__always)
+    static func solveFixedPoint(rank R: Int, identityMinusA: UnsafePointer<Double>, constant: UnsafePointer<Double>,
+                                K: UnsafePointer<Double>, k: UnsafePointer<Double>,
+                                scratch: UnsafeMutablePointer<Double>, z: UnsafeMutablePointer<Double>) -> Bool {
+        if R == 2 {
+            let m00 = identityMinusA[0] - K[0], m01 = identityMinusA[1] - K[1]
+            let m10 = identityMinusA[2] - K[2], m11 = identityMinusA[3] - K[3]
+            let r0 = k[0] + constant[0], r1 = k[1] + constant[1]
+            let det = m00 * m11 - m01 * m10
+            let bound = (m00 * m00 + m01 * m01) * (m10 * m10 + m11 * m11)
+            guard det * det > 1e-22 * bound, bound > 0 else { return false }
+            z[0] = (r0 * m11 - m01 * r1) / det
+            z[1] = (m00 * r1 - r0 * m10) / det
+            return true
+        }
         for i in 0..<R * R { scratch[i] = identityMinusA[i] - K[i] }
-        for r in 0..<R { z[r] = k[r] + c[r] }
+        for r in 0..<R { z[r] = k[r] + constant[r] }
         return SmallLinearSystem.solve(scratch, z, R, relativeTolerance: 1e-11)
     }
 
