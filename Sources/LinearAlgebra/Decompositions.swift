@@ -167,3 +167,29 @@ public func cholesky(_ A: Matrix) throws -> Matrix {
     }
     return L
 }
+
+// MARK: QR
+
+/// An orthonormal basis of the column space of A (m × n, m ≥ n): the thin Q of A = Q·R, m × n, via
+/// `dgeqrf` + `dorgqr` (Householder, so Q stays orthonormal to rounding even when A is nearly rank-deficient,
+/// which is what the power iterations of a randomized SVD produce).
+public func orthonormalBasis(_ A: Matrix) throws -> Matrix {
+    let operation = "orthonormalBasis (LAPACKE_dgeqrf/dorgqr)"
+    let m = A.rows, n = A.columns
+    guard m >= n else {
+        throw LinearAlgebraError.dimensionMismatch("\(operation) needs at least as many rows as columns, got \(m) × \(n)")
+    }
+    if n == 0 { return A }
+    let m32 = try blasSize(m, operation), n32 = try blasSize(n, operation), lda = try leadingDimension(n, operation)
+    var Q = A
+    var tau = [Double](repeating: 0, count: n)
+    let info = Q.elements.withUnsafeMutableBufferPointer { q in
+        tau.withUnsafeMutableBufferPointer { tau in
+            let factored = LAPACKE_dgeqrf(rowMajorLAPACK, m32, n32, q.baseAddress, lda, tau.baseAddress)
+            if factored != 0 { return factored }
+            return LAPACKE_dorgqr(rowMajorLAPACK, m32, n32, n32, q.baseAddress, lda, tau.baseAddress)
+        }
+    }
+    try checkLAPACK(info, operation) { _ in .didNotConverge(operation: operation) }
+    return Q
+}

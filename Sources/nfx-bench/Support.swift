@@ -39,6 +39,15 @@ struct Arguments {
         return number
     }
 
+    /// An optional text option (nil when absent).
+    mutating func optionalString(_ name: String) throws -> String? {
+        options.removeValue(forKey: name)
+    }
+
+    mutating func string(_ name: String, default value: String) throws -> String {
+        options.removeValue(forKey: name) ?? value
+    }
+
     func expectPositionals(_ count: Int) throws {
         if let unknown = options.keys.sorted().first { throw UsageError("unknown option --\(unknown) for \(mode)") }
         guard positionals.count == count else {

@@ -10,6 +10,9 @@ let usage = """
            nfx-bench h5read FILE DATASET
            nfx-bench h5write FILE ROWS COLS
            nfx-bench deconvolve FILE DATASET [--g G] [--threads 2] [--repeats 3]
+           nfx-bench factorize FILE DATASET --rank K [--method nmf|pca] [--solver hals|mu|auto|exact|randomized]
+                     [--precision double|single] [--init FILE] [--max-iter 200] [--tol 1e-4] [--target E]
+                     [--missing F] [--threads 2]
     """
 
 do {
@@ -41,6 +44,22 @@ do {
         try arguments.expectPositionals(2)
         try printJSON(measureDeconvolution(path: arguments.positionals[0], dataset: arguments.positionals[1], g: g,
                                            threads: threads, repeats: repeats))
+    case "factorize":
+        let rank = try arguments.integer("rank", default: 10)
+        let method = try arguments.string("method", default: "nmf")
+        let solver = try arguments.string("solver", default: method == "pca" ? "auto" : "hals")
+        let precision = try arguments.string("precision", default: "double")
+        let initPath = try arguments.optionalString("init")
+        let maxIterations = try arguments.integer("max-iter", default: 200)
+        let tolerance = try arguments.double("tol") ?? 1e-4
+        let target = try arguments.double("target")
+        let missing = try arguments.double("missing") ?? 0
+        let threads = try arguments.integer("threads", default: 2)
+        try arguments.expectPositionals(2)
+        try printJSON(measureFactorization(path: arguments.positionals[0], dataset: arguments.positionals[1],
+                                           rank: rank, method: method, solver: solver, precision: precision,
+                                           initPath: initPath, maxIterations: maxIterations, tolerance: tolerance,
+                                           target: target, missing: missing, threads: threads))
     default:
         throw UsageError("unknown mode '\(arguments.mode)'")
     }

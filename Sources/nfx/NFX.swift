@@ -13,7 +13,8 @@ struct NFX: ParsableCommand {
         74 I/O error.
         """,
         version: NFXVersion.current,
-        subcommands: [Simulate.self, Info.self, DeconvolveCommand.self, FixedPointsCommand.self, CompareCommand.self]
+        subcommands: [Simulate.self, Info.self, FactorizeCommand.self, DeconvolveCommand.self, FixedPointsCommand.self,
+                      CompareCommand.self]
     )
 
     /// Parses, runs, and turns every failure into the contract's one-line error and exit code.
