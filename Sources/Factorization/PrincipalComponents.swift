@@ -63,8 +63,15 @@ public enum PrincipalComponents {
     ///
     /// NaN entries are missing: they are filled by EM (the current model's value, see `MissingEntries`) and the
     /// decomposition is repeated until the masked residual stops falling; on return they are NaN again.
-    public static func fit<T: BLASScalar>(_ data: inout [T], rows m: Int, columns n: Int, options: PCAOptions,
-                                          progress: ((FactorizationProgress) -> Void)? = nil) throws -> PCAResult {
+    public static func fit<T: FactorizationScalar>(_ data: inout [T], rows: Int, columns: Int, options: PCAOptions,
+                                                   progress: ((FactorizationProgress) -> Void)? = nil) throws
+        -> PCAResult {
+        try T.principalComponents(&data, rows: rows, columns: columns, options: options, progress: progress)
+    }
+
+    /// The body of `fit`, specialised inside this module for Float and Double (see `FactorizationScalar`).
+    static func fitInPrecision<T: BLASScalar>(_ data: inout [T], rows m: Int, columns n: Int, options: PCAOptions,
+                                              progress: ((FactorizationProgress) -> Void)?) throws -> PCAResult {
         let k = options.rank
         guard k >= 1, k <= min(m, n) else { throw FactorizationError.invalidRank(rank: k, rows: m, columns: n) }
         precondition(data.count == m * n, "PrincipalComponents.fit: \(data.count) values for \(m) × \(n)")

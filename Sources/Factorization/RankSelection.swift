@@ -62,9 +62,16 @@ public enum RankSelection {
     /// Fits every rank `options.replicates` times. Replicate r holds out the same entries at every rank (a paired
     /// comparison of ranks) and NMF replicates start from different random factors. NaN entries of `data` stay
     /// missing throughout; `data` reads as before on return.
-    public static func sweep<T: BLASScalar>(_ data: inout [T], rows m: Int, columns n: Int,
-                                            method: FactorizationMethod, options: RankSweepOptions,
-                                            progress: ((String) -> Void)? = nil) throws -> RankSweepResult {
+    public static func sweep<T: FactorizationScalar>(_ data: inout [T], rows: Int, columns: Int,
+                                                     method: FactorizationMethod, options: RankSweepOptions,
+                                                     progress: ((String) -> Void)? = nil) throws -> RankSweepResult {
+        try T.rankSweep(&data, rows: rows, columns: columns, method: method, options: options, progress: progress)
+    }
+
+    /// The body of `sweep`, specialised inside this module for Float and Double (see `FactorizationScalar`).
+    static func sweepInPrecision<T: BLASScalar>(_ data: inout [T], rows m: Int, columns n: Int,
+                                                method: FactorizationMethod, options: RankSweepOptions,
+                                                progress: ((String) -> Void)?) throws -> RankSweepResult {
         guard options.replicates >= 1 else {
             throw FactorizationError.invalidOption(flag: "--replicates", message: "--replicates must be at least 1, got \(options.replicates)")
         }
@@ -125,11 +132,13 @@ public enum RankSelection {
             options.seed = seed
             // Replicates explore different starting points; a deterministic start would differ only by hold-out.
             options.initialization = .random
-            return (try NonnegativeMatrixFactorization.fit(&data, rows: m, columns: n, options: options), nil)
+            return (try NonnegativeMatrixFactorization.fitInPrecision(&data, rows: m, columns: n, options: options,
+                                                                      progress: nil), nil)
         case var .pca(options):
             options.rank = rank
             options.seed = seed
-            let result = try PrincipalComponents.fit(&data, rows: m, columns: n, options: options)
+            let result = try PrincipalComponents.fitInPrecision(&data, rows: m, columns: n, options: options,
+                                                                progress: nil)
             return (result.factorization, result.mean)
         }
     }

@@ -49,7 +49,7 @@ func measureFactorization(path: String, dataset: String, rank: Int, method: Stri
     var started = Date()
     let record: (FactorizationProgress) -> Void = { stamps.append((Date().timeIntervalSince(started), $0.relativeError)) }
 
-    func run<T: BLASScalar>(_ values: inout [T]) throws -> (FactorizationResult, [Double]?) {
+    func run<T: FactorizationScalar>(_ values: inout [T]) throws -> (FactorizationResult, [Double]?) {
         started = Date()
         if method == "pca" {
             let result = try PrincipalComponents.fit(&values, rows: rows, columns: columns, options: PCAOptions(

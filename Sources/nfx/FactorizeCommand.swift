@@ -209,7 +209,7 @@ struct FactorizeCommand: ParsableCommand {
                    maxIterations: maxIter, tolerance: tol, seed: options.seed)
     }
 
-    private func factorize<T: BLASScalar>(_ data: inout [T], rows: Int, columns: Int,
+    private func factorize<T: FactorizationScalar>(_ data: inout [T], rows: Int, columns: Int,
                                           reporter: Reporter) throws -> FactorizeFits {
         var sweep: RankSweepResult?
         var finalRank = rank
