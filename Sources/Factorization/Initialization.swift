@@ -3,13 +3,11 @@ import NFXCore
 
 /// Starting factors for NMF, in the solver's layout: Wt (rank × rows) and H (rank × columns), row-major.
 enum NMFStart {
-    /// Builds the starting factors. `X` must already have its missing entries filled.
+    /// Builds the starting factors. `X` must already have its missing entries filled; `mean` is the mean of its
+    /// observed entries.
     static func factors<T: BLASScalar>(_ X: UnsafeBufferPointer<T>, rows m: Int, columns n: Int,
-                                       options: NMFOptions) throws -> (Wt: [T], H: [T]) {
+                                       options: NMFOptions, mean: Double) throws -> (Wt: [T], H: [T]) {
         let k = options.rank
-        var mean = 0.0
-        for value in X { mean += Double(value) }
-        mean /= Double(max(1, X.count))
         switch options.initialization {
         case let .given(W, H):
             guard W.rows == m, W.columns == k, H.rows == k, H.columns == n else {

@@ -19,11 +19,9 @@ struct MissingEntries {
     var isEmpty: Bool { indices.isEmpty }
     var count: Int { indices.count }
 
-    /// Finds the NaN entries of `data` (rows × columns, row-major).
-    init<T: BLASScalar>(nanIn data: UnsafeBufferPointer<T>, rows: Int, columns: Int) {
-        var found: [Int] = []
-        for index in 0..<data.count where data[index].isNaN { found.append(index) }
-        self.indices = found
+    /// `indices`: flat row-major indices of NaN entries, ascending (found by `DataSummary`).
+    init(indices: [Int], rows: Int, columns: Int) {
+        self.indices = indices
         self.rows = rows
         self.columns = columns
     }
@@ -33,63 +31,69 @@ struct MissingEntries {
         for index in indices { data[index] = .nan }
     }
 
-    /// The first fill, before any model exists: each row's observed mean (the overall mean for a row with
-    /// nothing observed). Returns the sum of squares of the observed entries.
-    func fillWithRowMeans<T: BLASScalar>(_ data: UnsafeMutableBufferPointer<T>) -> Double {
-        var overallSum = 0.0, overallCount = 0
-        var rowMeans = [Double](repeating: .nan, count: rows)
-        for row in 0..<rows {
-            var sum = 0.0, count = 0
-            for value in data[(row * columns)..<((row + 1) * columns)] where !value.isNaN {
-                sum += Double(value)
-                count += 1
-            }
-            if count > 0 { rowMeans[row] = sum / Double(count) }
-            overallSum += sum
-            overallCount += count
-        }
-        let overallMean = overallCount > 0 ? overallSum / Double(overallCount) : 0
-        var observedSquares = 0.0
-        for value in data where !value.isNaN { observedSquares += Double(value) * Double(value) }
-        for index in indices {
-            let mean = rowMeans[index / columns]
-            data[index] = T(mean.isNaN ? overallMean : mean)
-        }
-        return observedSquares
+    /// The first fill, before any model exists: each row's observed mean (`DataSummary.rowMeans`).
+    func fill<T: BLASScalar>(_ data: UnsafeMutableBufferPointer<T>, rowMeans: [Double]) {
+        for index in indices { data[index] = T(rowMeans[index / columns]) }
     }
 
-    /// Sets every missing entry to (offset + W·H) at it and returns Σ (old value − new value)² over them, the
-    /// amount by which the complete-data residual of the new model overstates its masked residual.
+    /// What re-filling the missing entries changed.
+    struct Refill {
+        /// Σ (old value − new value)²: by how much the complete-data residual of the new model overstates its
+        /// masked residual.
+        var squaredChange: Double
+        /// Σ new² − Σ old²: the change of the filled matrix's sum of squares.
+        var squaresChange: Double
+    }
+
+    /// Sets every missing entry to (offset + W·H) at it.
     ///
     /// `W` is rows × rank and `Ht` columns × rank (both row-major, so each entry is a contiguous dot product);
-    /// `rowOffsets` (PCA's means) may be empty. Runs on `threads` concurrent row ranges.
-    func impute<T: BLASScalar>(_ data: UnsafeMutableBufferPointer<T>, W: [T], Ht: [T], rank: Int,
-                               rowOffsets: [T] = [], threads: Int) -> Double {
-        if indices.isEmpty { return 0 }
+    /// `rowOffsets` (PCA's means) may be empty. Runs on `threads` concurrent ranges of the (ascending) indices.
+    func refill<T: BLASScalar>(_ data: UnsafeMutableBufferPointer<T>, W: [T], Ht: [T], rank: Int,
+                               rowOffsets: [T] = [], threads: Int) -> Refill {
+        if indices.isEmpty { return Refill(squaredChange: 0, squaresChange: 0) }
         let chunks = max(1, min(threads, indices.count / 4096 + 1))
-        var partial = [Double](repeating: 0, count: chunks)
-        // Disjoint ranges of `indices` write disjoint entries of `data` and their own slot of `partial`.
-        let shared = SharedBuffers(data: data.baseAddress!, indices: indices, W: W, Ht: Ht, offsets: rowOffsets)
         let columns = self.columns
-        let results = PartialSums(count: chunks)
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let count = shared.indices.count
-            let start = count * chunk / chunks, end = count * (chunk + 1) / chunks
-            var squaredChange = 0.0
-            for position in start..<end {
-                let index = shared.indices[position]
-                let row = index / columns, column = index - row * columns
-                var value: T = shared.offsets.isEmpty ? 0 : shared.offsets[row]
-                let w = row * rank, h = column * rank
-                for component in 0..<rank { value += shared.W[w + component] * shared.Ht[h + component] }
-                let change = Double(shared.data[index]) - Double(value)
-                squaredChange += change * change
-                shared.data[index] = value
+        let results = ChunkResults<Refill>(count: chunks)
+        W.withUnsafeBufferPointer { W in
+            Ht.withUnsafeBufferPointer { Ht in
+                indices.withUnsafeBufferPointer { indices in
+                    rowOffsets.withUnsafeBufferPointer { offsets in
+                        // Disjoint ranges of `indices` write disjoint entries of `data` and their own result slot.
+                        let shared = SharedBuffers(data: data.baseAddress!, indices: indices.baseAddress!,
+                                                   count: indices.count, W: W.baseAddress!, Ht: Ht.baseAddress!,
+                                                   offsets: offsets.isEmpty ? nil : offsets.baseAddress)
+                        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                            let start = shared.count * chunk / chunks, end = shared.count * (chunk + 1) / chunks
+                            var squaredChange = 0.0, squaresChange = 0.0
+                            // Indices ascend, so the row changes rarely: divide only when it does.
+                            var row = -1, rowStart = 0, rowEnd = 0
+                            var offset: T = 0
+                            for position in start..<end {
+                                let index = shared.indices[position]
+                                if index >= rowEnd {
+                                    row = index / columns
+                                    rowStart = row * columns
+                                    rowEnd = rowStart + columns
+                                    offset = shared.offsets?[row] ?? 0
+                                }
+                                let w = shared.W + row * rank, h = shared.Ht + (index - rowStart) * rank
+                                var value = offset
+                                for component in 0..<rank { value += w[component] * h[component] }
+                                let old = Double(shared.data[index]), new = Double(value)
+                                squaredChange += (old - new) * (old - new)
+                                squaresChange += new * new - old * old
+                                shared.data[index] = value
+                            }
+                            results.set(chunk, Refill(squaredChange: squaredChange, squaresChange: squaresChange))
+                        }
+                    }
+                }
             }
-            results.set(chunk, squaredChange)
         }
-        partial = results.values
-        return partial.reduce(0, +)
+        let parts = results.values.compactMap { $0 }
+        return Refill(squaredChange: parts.reduce(0) { $0 + $1.squaredChange },
+                      squaresChange: parts.reduce(0) { $0 + $1.squaresChange })
     }
 
     /// Σ over the missing entries of their current (imputed) values squared.
@@ -100,18 +104,12 @@ struct MissingEntries {
     }
 }
 
-/// The arrays `impute` shares with its concurrent workers, which write disjoint entries of `data` only.
+/// The buffers `refill` shares with its concurrent workers, which write disjoint entries of `data` only.
 private struct SharedBuffers<T: BLASScalar>: @unchecked Sendable {
     let data: UnsafeMutablePointer<T>
-    let indices: [Int]
-    let W: [T]
-    let Ht: [T]
-    let offsets: [T]
-}
-
-/// One slot per worker.
-private final class PartialSums: @unchecked Sendable {
-    private(set) var values: [Double]
-    init(count: Int) { values = [Double](repeating: 0, count: count) }
-    func set(_ slot: Int, _ value: Double) { values.withUnsafeMutableBufferPointer { $0[slot] = value } }
+    let indices: UnsafePointer<Int>
+    let count: Int
+    let W: UnsafePointer<T>
+    let Ht: UnsafePointer<T>
+    let offsets: UnsafePointer<T>?
 }

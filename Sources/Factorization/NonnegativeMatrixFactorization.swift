@@ -37,16 +37,18 @@ public enum NonnegativeMatrixFactorization {
         guard k >= 1, k <= min(m, n) else { throw FactorizationError.invalidRank(rank: k, rows: m, columns: n) }
         precondition(data.count == m * n, "NonnegativeMatrixFactorization.fit: \(data.count) values for \(m) × \(n)")
         try validate(options)
-        try checkNonnegativeValues(data)
         return try data.withUnsafeMutableBufferPointer { X in
-            let missing = MissingEntries(nanIn: UnsafeBufferPointer(X), rows: m, columns: n)
-            defer { missing.restoreNaN(X) }
-            guard missing.count < X.count else {
-                throw FactorizationError.tooFewObserved(observed: 0, needed: 1)
+            let summary = DataSummary(UnsafeBufferPointer(X), rows: m, columns: n)
+            if summary.negativeCount > 0 {
+                throw FactorizationError.negativeEntries(count: summary.negativeCount, minimum: summary.minimum)
             }
-            let observedSquares = missing.fillWithRowMeans(X)
-            var solver = try HALSState<T>(X: UnsafeBufferPointer(X), rows: m, columns: n, options: options)
-            return try solver.run(X, missing: missing, observedSquares: observedSquares, progress: progress)
+            guard summary.observedCount > 0 else { throw FactorizationError.tooFewObserved(observed: 0, needed: 1) }
+            let missing = summary.missing
+            missing.fill(X, rowMeans: summary.rowMeans)
+            defer { missing.restoreNaN(X) }
+            var solver = try HALSState<T>(X: UnsafeBufferPointer(X), rows: m, columns: n, options: options,
+                                          mean: summary.observedSum / Double(summary.observedCount))
+            return try solver.run(X, missing: missing, observedSquares: summary.observedSquares, progress: progress)
         }
     }
 
@@ -81,10 +83,10 @@ struct HALSState<T: BLASScalar> {
     /// The numerators as GEMM produces them, length × k (see `product`).
     var dataFirst: [T]
 
-    init(X: UnsafeBufferPointer<T>, rows: Int, columns: Int, options: NMFOptions) throws {
+    init(X: UnsafeBufferPointer<T>, rows: Int, columns: Int, options: NMFOptions, mean: Double) throws {
         (m, n, k) = (rows, columns, options.rank)
         self.options = options
-        (Wt, H) = try NMFStart.factors(X, rows: m, columns: n, options: options)
+        (Wt, H) = try NMFStart.factors(X, rows: m, columns: n, options: options, mean: mean)
         HXt = [T](repeating: 0, count: k * m)
         WtX = [T](repeating: 0, count: k * n)
         HHt = [T](repeating: 0, count: k * k)
@@ -123,9 +125,9 @@ struct HALSState<T: BLASScalar> {
             if !missing.isEmpty {
                 // Re-fill for the next iteration; the squared change corrects X̃'s residual to the masked one.
                 let W = transpose(Wt, rows: k, columns: m), Ht = transpose(H, rows: k, columns: n)
-                let before = missing.sumOfSquares(UnsafeBufferPointer(X))
-                residual -= missing.impute(X, W: W, Ht: Ht, rank: k, threads: 2)
-                dataSquares += missing.sumOfSquares(UnsafeBufferPointer(X)) - before
+                let refill = missing.refill(X, W: W, Ht: Ht, rank: k, threads: 2)
+                residual -= refill.squaredChange
+                dataSquares += refill.squaresChange
             }
             residual = max(residual, 0)
             let value = 0.5 * residual + penalty(Wt, l1: p.l1W, l2: p.l2W) + penalty(H, l1: p.l1H, l2: p.l2H)

@@ -83,10 +83,11 @@ public enum PrincipalComponents {
                                                                tolerance: options.tolerance))
         let solver = options.resolvedSolver(rows: m, columns: n)
         return try data.withUnsafeMutableBufferPointer { X in
-            let missing = MissingEntries(nanIn: UnsafeBufferPointer(X), rows: m, columns: n)
+            let summary = DataSummary(UnsafeBufferPointer(X), rows: m, columns: n)
+            guard summary.observedCount > 0 else { throw FactorizationError.tooFewObserved(observed: 0, needed: 1) }
+            let missing = summary.missing
+            missing.fill(X, rowMeans: summary.rowMeans)
             defer { missing.restoreNaN(X) }
-            guard missing.count < X.count else { throw FactorizationError.tooFewObserved(observed: 0, needed: 1) }
-            _ = missing.fillWithRowMeans(X)
             var objective: [Double] = [], relativeErrors: [Double] = []
             var converged = missing.isEmpty
             var svd: TruncatedSVD
@@ -95,7 +96,10 @@ public enum PrincipalComponents {
             var iteration = 0
             repeat {
                 iteration += 1
-                (means, centredSquares) = centredSumOfSquares(UnsafeBufferPointer(X), rows: m, columns: n)
+                // The first iteration's means are the observed ones, which the fill leaves unchanged.
+                (means, centredSquares) = iteration == 1 ? (summary.rowMeans, summary.observedCentredSquares
+                                                                + missing.centredSquares(UnsafeBufferPointer(X), means: summary.rowMeans))
+                    : centredSumOfSquares(UnsafeBufferPointer(X), rows: m, columns: n)
                 svd = solver == .exact
                     ? try TruncatedSVD.exact(UnsafeBufferPointer(X), rows: m, columns: n, rank: k, rowMeans: means)
                     : try TruncatedSVD.randomized(UnsafeBufferPointer(X), rows: m, columns: n, rank: k,
@@ -107,7 +111,8 @@ public enum PrincipalComponents {
                     let W: [T] = scaledLeftVectors(svd)
                     let Ht = svd.Vt.transposed.elements.map { T($0) }
                     let filledSquares = missing.centredSquares(UnsafeBufferPointer(X), means: means)
-                    residual -= missing.impute(X, W: W, Ht: Ht, rank: k, rowOffsets: means.map { T($0) }, threads: 2)
+                    residual -= missing.refill(X, W: W, Ht: Ht, rank: k, rowOffsets: means.map { T($0) },
+                                               threads: 2).squaredChange
                     observedCentredSquares -= filledSquares
                 }
                 residual = max(residual, 0)
