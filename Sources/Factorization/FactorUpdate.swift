@@ -7,9 +7,15 @@ enum FactorUpdate {
     /// HALS: exact minimisation over one row of F at a time with the others fixed,
     /// F_j ← max(0, (P_j − Σ_{l≠j} G_jl·F_l − l1) / (G_jj + l2)), repeated for up to `maxSweeps` sweeps while a
     /// sweep still changes F by more than 10 % of the first (Gillis & Glineur 2012, δ = 0.1).
+    ///
+    /// A row that comes out all zero is set to 10⁻¹⁶ × the factor's largest entry instead, as in Gillis &
+    /// Glineur's code: an exactly zero component could never come back (its Gram diagonal would stay 0), while a
+    /// tiny one gets its optimal partner at the next half-step, whose update does not depend on its scale.
     static func hals<T: BLASScalar>(_ factor: inout [T], numerator: [T], gram: [T], rank k: Int, length: Int,
                                     l1: T, l2: T, maxSweeps: Int, scratch: inout [T]) throws {
         var firstChange = 0.0
+        let largest = factor.max() ?? 0
+        let floor = largest > 0 ? largest * 1e-16 : 1e-16
         try factor.withUnsafeMutableBufferPointer { F in
             try numerator.withUnsafeBufferPointer { P in
                 try gram.withUnsafeBufferPointer { G in
@@ -20,8 +26,9 @@ enum FactorUpdate {
                                 let diagonal = G[j * k + j]
                                 let row = F.baseAddress! + j * length
                                 guard diagonal + l2 > 0 else {
-                                    // The other factor's component is zero: this one does not enter the fit.
-                                    row.update(repeating: 0, count: length)
+                                    // The partner component is zero, so this row does not enter the fit; keep it
+                                    // at the floor so that the partner's next update can revive the pair.
+                                    row.update(repeating: T(floor), count: length)
                                     continue
                                 }
                                 // residual = P_j − Σ_l G_jl·F_l (one GEMV), then add back the j-th term.
@@ -30,13 +37,15 @@ enum FactorUpdate {
                                                      F.baseAddress!, length, G.baseAddress! + j * k, beta: 1,
                                                      residual.baseAddress!)
                                 let scale = 1 / (diagonal + l2)
-                                var rowChange: T = 0
+                                var rowChange: T = 0, rowMaximum: T = 0
                                 for t in 0..<length {
                                     let old = row[t]
                                     let new = max(0, (residual[t] + diagonal * old - l1) * scale)
                                     rowChange += (new - old) * (new - old)
+                                    rowMaximum = max(rowMaximum, new)
                                     row[t] = new
                                 }
+                                if rowMaximum == 0 { row.update(repeating: T(floor), count: length) }
                                 change += Double(rowChange)
                             }
                             if sweep == 0 {

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Deconvolution
+import Factorization
 import Foundation
 import HDF5Kit
+import LinearAlgebra
 import NFXCore
 import NFXIO
 
@@ -13,10 +15,13 @@ struct CompareCommand: ParsableCommand {
         RESULT is an nfx output; TRUTH a file with a /truth group (from nfx simulate) or a ground-truth recording. \
         Scoring follows the result's command. deconvolve: per neuron, the correlation of inferred and true spikes \
         per frame and in 40 ms bins from the first frame (spikefinder, no lag), and precision, recall and F1 of \
-        spike frames within ±1 frame. Other commands are scored as their analyses arrive.
+        spike frames within ±1 frame. factorize: components are paired with the truth's /truth/W, /truth/H by an \
+        optimal assignment; per pair the cosine of the loadings (W columns) and of the activities (H rows), and the \
+        similarity score (mean over the larger rank of the products of the two cosines; 1 is a perfect recovery).
 
         Examples:
           nfx compare calcium.deconvolve.h5 calcium.h5
+          nfx compare rec.factorize.h5 rec.h5
           nfx compare cell.deconvolve.h5 cell.h5:/spike_count --json
         """
     )
@@ -44,9 +49,53 @@ struct CompareCommand: ParsableCommand {
         let resultFile: HDF5File
         do { resultFile = try HDF5File.open(result) } catch let error as HDF5Error { throw NFXError(error) }
         let command = try resultFile.root.attribute("nfx_command")?.stringValue
-        guard command == "deconvolve" else {
-            throw NFXError.usage("\(result) comes from '\(command ?? "no nfx command")'; compare scores deconvolve results so far")
+        switch command {
+        case "deconvolve": try compareDeconvolution(resultFile)
+        case "factorize": try compareFactorization()
+        default:
+            throw NFXError.usage("\(result) comes from '\(command ?? "no nfx command")'; compare scores deconvolve and factorize results")
         }
+    }
+
+    /// Loadings and activities of a factorize result against the planted /truth/W and /truth/H.
+    private func compareFactorization() throws {
+        let load = { (path: String, dataset: String) throws -> Matrix in
+            Matrix(try InputLoader.load(InputSpec(path: path, dataset: dataset), requirements: InputRequirements(
+                rank: 2, axesDescription: "a factor matrix", allowsNaN: false, timeAxis: .last)).array)
+        }
+        let truthPath = InputSpec(parsing: truth).path
+        let (W, H) = (try load(result, "/W"), try load(result, "/H"))
+        let (trueW, trueH) = (try load(truthPath, "/truth/W"), try load(truthPath, "/truth/H"))
+        guard W.rows == trueW.rows, H.columns == trueH.columns else {
+            throw NFXError.data("\(result) is \(W.rows) units × \(H.columns) time points but \(truthPath) is \(trueW.rows) × \(trueH.columns)")
+        }
+        let loadings = ComponentSimilarity.cosineMatrix(W, trueW)
+        let activities = ComponentSimilarity.cosineMatrix(H.transposed, trueH.transposed)
+        let products = zip(loadings, activities).map { $0 * $1 }
+        let pairs = OptimalAssignment.maximizing(scores: products, rows: W.columns, columns: trueW.columns)
+        let similarity = ComponentSimilarity.score(W: W, H: H, W: trueW, H: trueH)
+        let matched = pairs.enumerated().compactMap { component, truthComponent in
+            truthComponent.map { (component, $0, loadings[component * trueW.columns + $0],
+                                  activities[component * trueW.columns + $0]) }
+        }
+        if json {
+            print(JSONValue.object([
+                "command": .string("compare"), "result": .string(result), "truth": .string(truthPath),
+                "similarity": .number(similarity), "rank": .integer(W.columns), "true_rank": .integer(trueW.columns),
+                "matched_truth": .array(pairs.map { $0.map { .integer($0) } ?? .null }),
+                "loading_cosine": .array(matched.map { .number($0.2) }),
+                "activity_cosine": .array(matched.map { .number($0.3) }),
+            ]).encoded)
+            return
+        }
+        print("component  truth  cos W   cos H")
+        for (component, truthComponent, loading, activity) in matched {
+            print(String(format: "%9d  %5d  %6.3f  %6.3f", component, truthComponent, loading, activity))
+        }
+        print(String(format: "similarity %.4f (rank %d, true rank %d)", similarity, W.columns, trueW.columns))
+    }
+
+    private func compareDeconvolution(_ resultFile: HDF5File) throws {
         let inferred = try InputLoader.load(InputSpec(path: result, dataset: "/spikes"), requirements:
             InputRequirements(rank: 2, axesDescription: "neurons × frames", allowsNaN: true, timeAxis: .last))
         let truthSpec = InputSpec(parsing: truth)

@@ -46,7 +46,7 @@ struct FactorizeCommand: ParsableCommand {
     @Option(help: "NMF update rule: hals (fast) or mu (multiplicative, for comparison).")
     var solver: String = "hals"
 
-    @Option(help: ArgumentHelp("NMF start: nndsvda, nndsvd, random, or an HDF5 file with /W and /H (sweeps start at random).",
+    @Option(name: .customLong("init"), help: ArgumentHelp("NMF start: nndsvda, nndsvd, random, or an HDF5 file with /W and /H (sweeps start at random).",
                                valueName: "init"))
     var initialization: String = "nndsvda"
 
