@@ -15,6 +15,11 @@ step "ground truth for every analysis (nfx simulate)"
 "$nfx" simulate ephys   -o "$demo/ephys.h5"   --force --channels 4 --units 3 --duration 10
 "$nfx" simulate rnn     -o "$demo/rnn.h5"     --force --units 60 --rank 2
 
+step "ensembles in the simulated recording (nfx factorize): the rank by cross-validation, then the planted factors"
+"$nfx" factorize "$demo/matrix.h5" -o "$demo/matrix.factorize.h5" --force --ranks 3-9 --replicates 3
+"$nfx" compare "$demo/matrix.factorize.h5" "$demo/matrix.h5" | tail -1
+"$nfx" factorize "$demo/matrix.h5" -o "$demo/matrix.pca.h5" --force --method pca --rank 6
+
 step "every fixed point of the simulated RNN (nfx fixedpoints), exact, then by random-restart search"
 "$nfx" fixedpoints "$demo/rnn.h5" -o "$demo/rnn.fixedpoints.h5" --force
 "$nfx" fixedpoints "$demo/rnn.h5" -o "$demo/rnn.search.h5" --force --method search --restarts 200 | head -1

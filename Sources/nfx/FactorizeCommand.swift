@@ -280,9 +280,11 @@ struct FactorizeCommand: ParsableCommand {
                                        row.similarity) + marker)
             }
         }
-        var line = String(format: "%@ of %d × %d at rank %d: relative error %.5f after %d iterations%@",
-                          fits.method.uppercased(), rows, columns, fits.fit.W.columns, fits.fit.relativeError,
-                          fits.fit.iterations, fits.fit.converged || fits.pca != nil ? "" : " (not converged)")
+        let effort = fits.pca.map { pca in
+            "\(pca.solver.rawValue) SVD" + (fits.fit.iterations > 1 ? ", \(fits.fit.iterations) EM iterations" : "")
+        } ?? "\(fits.fit.iterations) iterations" + (fits.fit.converged ? "" : " (not converged: raise --max-iter)")
+        var line = String(format: "%@ of %d × %d at rank %d: relative error %.5f (%@)", fits.method.uppercased(),
+                          rows, columns, fits.fit.W.columns, fits.fit.relativeError, effort)
         if let pca = fits.pca {
             line += String(format: "; explained variance %.1f %%", 100 * pca.explainedVarianceRatio.reduce(0, +))
         }
