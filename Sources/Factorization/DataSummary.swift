@@ -30,7 +30,7 @@ struct DataSummary {
         }
     }
 
-    init<T: BLASScalar>(_ X: UnsafeBufferPointer<T>, rows: Int, columns: Int, threads: Int = 2) {
+    init<T: BLASScalar>(_ X: UnsafeBufferPointer<T>, rows: Int, columns: Int, threads: Int) {
         let chunks = max(1, min(threads, rows))
         let partials = ChunkResults<RowRangeSummary>(count: chunks)
         let shared = SharedData(base: X.baseAddress!)

@@ -52,7 +52,10 @@ struct MissingEntries {
     func refill<T: BLASScalar>(_ data: UnsafeMutableBufferPointer<T>, W: [T], Ht: [T], rank: Int,
                                rowOffsets: [T] = [], threads: Int) -> Refill {
         if indices.isEmpty { return Refill(squaredChange: 0, squaresChange: 0) }
-        let chunks = max(1, min(threads, indices.count / 4096 + 1))
+        // A fixed number of chunks, shared out over the workers and summed in order, so that the sums (and so
+        // the objective) are the same for any thread count.
+        let chunks = max(1, min(16, indices.count / 4096 + 1))
+        let workers = max(1, min(threads, chunks))
         let columns = self.columns
         let results = ChunkResults<Refill>(count: chunks)
         W.withUnsafeBufferPointer { W in
@@ -63,29 +66,11 @@ struct MissingEntries {
                         let shared = SharedBuffers(data: data.baseAddress!, indices: indices.baseAddress!,
                                                    count: indices.count, W: W.baseAddress!, Ht: Ht.baseAddress!,
                                                    offsets: offsets.isEmpty ? nil : offsets.baseAddress)
-                        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                            let start = shared.count * chunk / chunks, end = shared.count * (chunk + 1) / chunks
-                            var squaredChange = 0.0, squaresChange = 0.0
-                            // Indices ascend, so the row changes rarely: divide only when it does.
-                            var row = -1, rowStart = 0, rowEnd = 0
-                            var offset: T = 0
-                            for position in start..<end {
-                                let index = shared.indices[position]
-                                if index >= rowEnd {
-                                    row = index / columns
-                                    rowStart = row * columns
-                                    rowEnd = rowStart + columns
-                                    offset = shared.offsets?[row] ?? 0
-                                }
-                                let w = shared.W + row * rank, h = shared.Ht + (index - rowStart) * rank
-                                var value = offset
-                                for component in 0..<rank { value += w[component] * h[component] }
-                                let old = Double(shared.data[index]), new = Double(value)
-                                squaredChange += (old - new) * (old - new)
-                                squaresChange += new * new - old * old
-                                shared.data[index] = value
+                        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                            for chunk in stride(from: worker, to: chunks, by: workers) {
+                                let range = (shared.count * chunk / chunks)..<(shared.count * (chunk + 1) / chunks)
+                                results.set(chunk, Self.refill(shared, positions: range, columns: columns, rank: rank))
                             }
-                            results.set(chunk, Refill(squaredChange: squaredChange, squaresChange: squaresChange))
                         }
                     }
                 }
@@ -94,6 +79,32 @@ struct MissingEntries {
         let parts = results.values.compactMap { $0 }
         return Refill(squaredChange: parts.reduce(0) { $0 + $1.squaredChange },
                       squaresChange: parts.reduce(0) { $0 + $1.squaresChange })
+    }
+
+    /// Refills the missing entries at `positions` of the index list.
+    private static func refill<T: BLASScalar>(_ shared: SharedBuffers<T>, positions: Range<Int>, columns: Int,
+                                              rank: Int) -> Refill {
+        var squaredChange = 0.0, squaresChange = 0.0
+        // Indices ascend, so the row changes rarely: divide only when it does.
+        var row = -1, rowStart = 0, rowEnd = 0
+        var offset: T = 0
+        for position in positions {
+            let index = shared.indices[position]
+            if index >= rowEnd {
+                row = index / columns
+                rowStart = row * columns
+                rowEnd = rowStart + columns
+                offset = shared.offsets?[row] ?? 0
+            }
+            let w = shared.W + row * rank, h = shared.Ht + (index - rowStart) * rank
+            var value = offset
+            for component in 0..<rank { value += w[component] * h[component] }
+            let old = Double(shared.data[index]), new = Double(value)
+            squaredChange += (old - new) * (old - new)
+            squaresChange += new * new - old * old
+            shared.data[index] = value
+        }
+        return Refill(squaredChange: squaredChange, squaresChange: squaresChange)
     }
 
     /// Σ over the missing entries of their current (imputed) values squared.

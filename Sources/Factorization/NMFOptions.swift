@@ -57,10 +57,13 @@ public struct NMFOptions: Sendable {
     /// Stop when the objective's relative decrease over one iteration falls below this.
     public var tolerance: Double
     public var seed: UInt64
+    /// Threads for the work between GEMMs (HALS sweeps, the data pass, the EM fill); the GEMMs use OpenBLAS'
+    /// own threads, set with `BLASThreads`. The two never run at once. Results do not depend on it.
+    public var threads: Int
 
     public init(rank: Int, solver: NMFSolver = .hals, initialization: NMFInitialization = .nndsvda,
                 penalties: NMFPenalties = NMFPenalties(), maxIterations: Int = 200, tolerance: Double = 1e-4,
-                seed: UInt64 = 0) {
+                seed: UInt64 = 0, threads: Int = 2) {
         self.rank = rank
         self.solver = solver
         self.initialization = initialization
@@ -68,6 +71,7 @@ public struct NMFOptions: Sendable {
         self.maxIterations = maxIterations
         self.tolerance = tolerance
         self.seed = seed
+        self.threads = max(1, threads)
     }
 }
 

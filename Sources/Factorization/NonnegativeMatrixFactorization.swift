@@ -38,7 +38,7 @@ public enum NonnegativeMatrixFactorization {
         precondition(data.count == m * n, "NonnegativeMatrixFactorization.fit: \(data.count) values for \(m) × \(n)")
         try validate(options)
         return try data.withUnsafeMutableBufferPointer { X in
-            let summary = DataSummary(UnsafeBufferPointer(X), rows: m, columns: n)
+            let summary = DataSummary(UnsafeBufferPointer(X), rows: m, columns: n, threads: options.threads)
             if summary.negativeCount > 0 {
                 throw FactorizationError.negativeEntries(count: summary.negativeCount, minimum: summary.minimum)
             }
@@ -111,13 +111,13 @@ struct HALSState<T: BLASScalar> {
             try Self.product(H, X, transposeData: true, into: &HXt, rows: k, inner: n, columns: m, dataColumns: n,
                              dataFirst: &dataFirst)
             try Self.update(&Wt, numerator: HXt, gram: HHt, rank: k, length: m, l1: T(p.l1W), l2: T(p.l2W), sweeps: innerW,
-                            solver: options.solver, scratch: &scratch)
+                            solver: options.solver, threads: options.threads, scratch: &scratch)
             // H half-step with the new W.
             try Self.product(Wt, X, transposeData: false, into: &WtX, rows: k, inner: m, columns: n, dataColumns: n,
                              dataFirst: &dataFirst)
             try gram(Wt, rows: k, length: m, into: &WtW)
             try Self.update(&H, numerator: WtX, gram: WtW, rank: k, length: n, l1: T(p.l1H), l2: T(p.l2H), sweeps: innerH,
-                            solver: options.solver, scratch: &scratch)
+                            solver: options.solver, threads: options.threads, scratch: &scratch)
             try gram(H, rows: k, length: n, into: &HHt)
 
             // ‖X̃ − W·H‖² from the products already at hand, without forming W·H.
@@ -125,7 +125,7 @@ struct HALSState<T: BLASScalar> {
             if !missing.isEmpty {
                 // Re-fill for the next iteration; the squared change corrects X̃'s residual to the masked one.
                 let W = transpose(Wt, rows: k, columns: m), Ht = transpose(H, rows: k, columns: n)
-                let refill = missing.refill(X, W: W, Ht: Ht, rank: k, threads: 2)
+                let refill = missing.refill(X, W: W, Ht: Ht, rank: k, threads: options.threads)
                 residual -= refill.squaredChange
                 dataSquares += refill.squaresChange
             }
@@ -182,11 +182,11 @@ struct HALSState<T: BLASScalar> {
 
     /// One half-step on `factor` (k × length): HALS coordinate sweeps or one multiplicative update.
     private static func update(_ factor: inout [T], numerator: [T], gram: [T], rank k: Int, length: Int, l1: T,
-                               l2: T, sweeps: Int, solver: NMFSolver, scratch: inout [T]) throws {
+                               l2: T, sweeps: Int, solver: NMFSolver, threads: Int, scratch: inout [T]) throws {
         switch solver {
         case .hals:
-            try FactorUpdate.hals(&factor, numerator: numerator, gram: gram, rank: k, length: length, l1: l1, l2: l2,
-                                  maxSweeps: sweeps, scratch: &scratch)
+            FactorUpdate.hals(&factor, numerator: numerator, gram: gram, rank: k, length: length, l1: l1, l2: l2,
+                              maxSweeps: sweeps, threads: threads)
         case .mu:
             try FactorUpdate.multiplicative(&factor, numerator: numerator, gram: gram, rank: k, length: length,
                                             l1: l1, l2: l2, scratch: &scratch)

@@ -22,9 +22,11 @@ public struct PCAOptions: Sendable {
     public var maxIterations: Int
     public var tolerance: Double
     public var seed: UInt64
+    /// Threads for the data pass and the EM fill (GEMMs use OpenBLAS' threads). Results do not depend on it.
+    public var threads: Int
 
     public init(rank: Int, solver: PCASolver = .auto, powerIterations: Int = 5, oversampling: Int = 10,
-                maxIterations: Int = 200, tolerance: Double = 1e-4, seed: UInt64 = 0) {
+                maxIterations: Int = 200, tolerance: Double = 1e-4, seed: UInt64 = 0, threads: Int = 2) {
         self.rank = rank
         self.solver = solver
         self.powerIterations = powerIterations
@@ -32,6 +34,7 @@ public struct PCAOptions: Sendable {
         self.maxIterations = maxIterations
         self.tolerance = tolerance
         self.seed = seed
+        self.threads = max(1, threads)
     }
 
     /// The solver `auto` resolves to for a rows × columns matrix.
@@ -83,7 +86,7 @@ public enum PrincipalComponents {
                                                                tolerance: options.tolerance))
         let solver = options.resolvedSolver(rows: m, columns: n)
         return try data.withUnsafeMutableBufferPointer { X in
-            let summary = DataSummary(UnsafeBufferPointer(X), rows: m, columns: n)
+            let summary = DataSummary(UnsafeBufferPointer(X), rows: m, columns: n, threads: options.threads)
             guard summary.observedCount > 0 else { throw FactorizationError.tooFewObserved(observed: 0, needed: 1) }
             let missing = summary.missing
             missing.fill(X, rowMeans: summary.rowMeans)
@@ -112,7 +115,7 @@ public enum PrincipalComponents {
                     let Ht = svd.Vt.transposed.elements.map { T($0) }
                     let filledSquares = missing.centredSquares(UnsafeBufferPointer(X), means: means)
                     residual -= missing.refill(X, W: W, Ht: Ht, rank: k, rowOffsets: means.map { T($0) },
-                                               threads: 2).squaredChange
+                                               threads: options.threads).squaredChange
                     observedCentredSquares -= filledSquares
                 }
                 residual = max(residual, 0)

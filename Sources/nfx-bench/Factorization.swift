@@ -54,11 +54,12 @@ func measureFactorization(path: String, dataset: String, rank: Int, method: Stri
         if method == "pca" {
             let result = try PrincipalComponents.fit(&values, rows: rows, columns: columns, options: PCAOptions(
                 rank: rank, solver: PCASolver(rawValue: solver) ?? .auto, maxIterations: maxIterations,
-                tolerance: tolerance), progress: record)
+                tolerance: tolerance, threads: threads), progress: record)
             return (result.factorization, result.singularValues)
         }
         let options = NMFOptions(rank: rank, solver: NMFSolver(rawValue: solver) ?? .hals,
-                                 initialization: initialization, maxIterations: maxIterations, tolerance: tolerance)
+                                 initialization: initialization, maxIterations: maxIterations, tolerance: tolerance,
+                                 threads: threads)
         return (try NonnegativeMatrixFactorization.fit(&values, rows: rows, columns: columns, options: options,
                                                        progress: record), nil)
     }

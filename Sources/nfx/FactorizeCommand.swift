@@ -201,12 +201,14 @@ struct FactorizeCommand: ParsableCommand {
         }
         return NMFOptions(rank: rank, solver: NMFSolver(rawValue: solver)!, initialization: start,
                           penalties: NMFPenalties(l1W: l1W, l2W: l2W, l1H: l1H, l2H: l2H),
-                          maxIterations: maxIter, tolerance: tol, seed: options.seed)
+                          maxIterations: maxIter, tolerance: tol, seed: options.seed,
+                          threads: options.threadCount)
     }
 
     private func pcaOptions(rank: Int) -> PCAOptions {
         PCAOptions(rank: rank, solver: PCASolver(rawValue: svd)!, powerIterations: powerIterations,
-                   maxIterations: maxIter, tolerance: tol, seed: options.seed)
+                   maxIterations: maxIter, tolerance: tol, seed: options.seed,
+                          threads: options.threadCount)
     }
 
     private func factorize<T: FactorizationScalar>(_ data: inout [T], rows: Int, columns: Int,

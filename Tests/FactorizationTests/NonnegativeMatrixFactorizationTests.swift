@@ -116,6 +116,22 @@ final class NonnegativeMatrixFactorizationTests: XCTestCase {
         XCTAssertNotEqual(try run(3).W, try run(4).W)
     }
 
+    func testResultDoesNotDependOnTheThreadCount() throws {
+        let planted = try plantedMatrix(units: 300, time: 700, noise: 0.1)
+        var generator = SeededGenerator(seed: 1)
+        var masked = planted.data.elements
+        for index in masked.indices where generator.uniform(in: 0..<1) < 0.1 { masked[index] = .nan }
+        let run = { (threads: Int) -> FactorizationResult in
+            var data = masked
+            return try NonnegativeMatrixFactorization.fit(&data, rows: 300, columns: 700, options: NMFOptions(
+                rank: 4, maxIterations: 30, tolerance: 0, threads: threads))
+        }
+        let one = try run(1), three = try run(3)
+        XCTAssertEqual(one.W, three.W)
+        XCTAssertEqual(one.H, three.H)
+        XCTAssertEqual(one.objective, three.objective)
+    }
+
     func testL1PenaltyOnHMakesActivitySparser() throws {
         let planted = try plantedMatrix(noise: 0.2)
         // L1 on H alone would be undone by W growing (the scale moves between the factors); L2 on W pins it.
