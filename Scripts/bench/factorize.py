@@ -81,6 +81,17 @@ def per_iteration(seconds):
     return f"{seconds * 1000:.3g} ms/iteration"
 
 
+def iterations_text(count, limit):
+    return f"{count} (= max)" if count >= limit else str(count)
+
+
+def own_stop_text(timing):
+    """`20.1 s (200 iterations = max, error 0.01960; 1 run)`."""
+    limit = " = max" if timing.iterations >= MAX_ITER else ""
+    return (f"{fs(timing.seconds)} ({timing.iterations} iterations{limit}, error {timing.error:.5f}"
+            + ("; 1 run)" if timing.single else ")"))
+
+
 def ratio_text(peer, nfx):
     return "—" if peer is None or nfx is None else f"{benchlib.ratio(peer, nfx):.2f}"
 
@@ -114,7 +125,8 @@ def write_h5(path, attrs=None, **datasets):
 
 
 def dense_workload(folder, shape, quick):
-    """(data path, init path, X, W0, H0): the issue's matrix and scikit-learn's NNDSVDa start, made or reused."""
+    """(data path, init path, X, W0, H0, noise floor): the issue's matrix and scikit-learn's NNDSVDa start, made or
+    reused, and the relative error of the W·H it was made from (the first two draws of the seeded generator)."""
     from sklearn.decomposition._nmf import _initialize_nmf
     from threadpoolctl import threadpool_limits
 
@@ -123,15 +135,15 @@ def dense_workload(folder, shape, quick):
     init_path = os.path.join(folder, f"factorize-dense{suffix}-init.h5")
     m, n = shape
     fresh = False
+    rng = np.random.default_rng(SEED)
+    W = rng.random((m, RANK))
+    H = rng.random((RANK, n))
     if has_shapes(data_path, {"data": (m, n)}, GENERATOR):
         print(f"factorization: reusing {data_path}", flush=True)
         with h5py.File(data_path, "r") as file:
             X = file["data"][()]
     else:
         print(f"factorization: generating {data_path} ({m} × {n}, rank {RANK})", flush=True)
-        rng = np.random.default_rng(SEED)
-        W = rng.random((m, RANK))
-        H = rng.random((RANK, n))
         C = W @ H
         X = np.maximum(C + NOISE * C.std() * rng.standard_normal(C.shape), 0)
         del C
@@ -146,7 +158,7 @@ def dense_workload(folder, shape, quick):
         with threadpool_limits(THREADS):
             W0, H0 = _initialize_nmf(X, RANK, init="nndsvda", random_state=0)
         write_h5(init_path, W=W0, H=H0)
-    return data_path, init_path, X, W0, H0
+    return data_path, init_path, X, W0, H0, relative_error(X, W, H)
 
 
 def relative_error(X, W, H, block=2000):
@@ -165,12 +177,11 @@ def relative_error(X, W, H, block=2000):
 
 @dataclasses.dataclass
 class PeerFit:
-    """One scikit-learn NMF fit: wall seconds, iterations, final relative error, whether it stopped at max_iter."""
+    """One scikit-learn NMF fit: wall seconds, iterations, final relative error."""
 
     seconds: float
     iterations: int
     error: float
-    hit_max_iter: bool
 
     @property
     def per_iteration(self):
@@ -183,13 +194,12 @@ def sklearn_nmf(X, W0, H0, solver):
     from threadpoolctl import threadpool_limits
 
     model = NMF(n_components=RANK, init="custom", solver=solver, max_iter=MAX_ITER)
-    with threadpool_limits(THREADS), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
+    with threadpool_limits(THREADS), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)   # reaching max_iter shows in the iteration count
         start = time.perf_counter()
         W = model.fit_transform(X, W=W0.copy(), H=H0.copy())
         seconds = time.perf_counter() - start
-    hit = any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    return PeerFit(seconds, int(model.n_iter_), relative_error(X, W, model.components_), hit)
+    return PeerFit(seconds, int(model.n_iter_), relative_error(X, W, model.components_))
 
 
 @dataclasses.dataclass
@@ -217,13 +227,17 @@ class BenchTiming:
 
 
 def measure_bench(command, runs=RUNS):
-    """One warm-up process, then `runs` counted ones; a warm-up over LONG_SECONDS is the only (counted) run."""
+    """`runs` processes, medians over them; a first run whose fit took over LONG_SECONDS is the only one.
+
+    No warm-up process: every process reads the file (from the page cache: this script has just read it) before
+    it starts the clock, and nothing else carries over from one process to the next.
+    """
     print("  " + " ".join(command[1:]), flush=True)
     first = benchlib.run_json(command)
     if float(first["seconds"]) > LONG_SECONDS:
         results, single = [first], True
     else:
-        results, single = [benchlib.run_json(command) for _ in range(runs)], False
+        results, single = [first] + [benchlib.run_json(command) for _ in range(runs - 1)], False
     targets = [r.get("secondsToTarget") for r in results]
     to_target = None if any(t is None for t in targets) else statistics.median(float(t) for t in targets)
     return BenchTiming(statistics.median(float(r["seconds"]) for r in results), to_target,
@@ -268,9 +282,9 @@ def bench_dense(nfx, nfx_bench, folder, shape, quick):
     from sklearn.decomposition import PCA, TruncatedSVD
     from threadpoolctl import threadpool_limits
 
-    data_path, init_path, X, W0, H0 = dense_workload(folder, shape, quick)
+    data_path, init_path, X, W0, H0, floor = dense_workload(folder, shape, quick)
     m, n = shape
-    a = {"shape": shape, "data": data_path, "init": init_path}
+    a = {"shape": shape, "data": data_path, "init": init_path, "floor": floor}
 
     print("factorization: scikit-learn NMF cd …", flush=True)
     a["cd"] = cd = sklearn_nmf(X, W0, H0, "cd")
@@ -353,6 +367,7 @@ def matched_similarity(W, H, true_W, true_H):
 
 def bench_planted(nfx, folder):
     from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits
 
     path = os.path.join(folder, "factorize-planted.h5")
@@ -379,7 +394,7 @@ def bench_planted(nfx, folder):
     print("factorization: scikit-learn NMF on the planted matrix …", flush=True)
     model = NMF(n_components=PLANTED_RANK, solver="cd", max_iter=PLANTED_MAX_ITER, random_state=0)
     with threadpool_limits(THREADS), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)
         start = time.perf_counter()
         W = model.fit_transform(X)
         seconds = time.perf_counter() - start
@@ -419,30 +434,30 @@ def speed_table(a):
         f"{tick(hals.to_target <= HALS_SECONDS)} time, {tick(hals.to_target <= HALS_STRETCH)} stretch, "
         f"{tick(ratio >= HALS_SPEEDUP)} ratio")
     rows.append((f"NMF to scikit-learn cd's error {cd.error:.5f} (HALS, double)", to_target_cell(hals, MAX_ITER),
-                 f"`NMF(solver='cd')` {fs(cd.seconds)} ({cd.iterations} iterations, 1 run)",
+                 f"scikit-learn `NMF(solver='cd')` {fs(cd.seconds)} ({cd.iterations} iterations, 1 run)",
                  ratio_text(cd.seconds, hals.to_target),
                  f"≤ {HALS_SECONDS:g} s (stretch ≤ {HALS_STRETCH:g} s), ratio ≥ {HALS_SPEEDUP:g}", met))
     rows.append(("NMF time per iteration (double)", per_iteration(hals.per_iteration),
-                 f"cd {per_iteration(cd.per_iteration)}", ratio_text(cd.per_iteration, hals.per_iteration), "—", ""))
+                 f"scikit-learn cd {per_iteration(cd.per_iteration)}", ratio_text(cd.per_iteration, hals.per_iteration), "—", ""))
     stop = a["hals_stop"]
     rows.append((f"NMF to its own stop (`--tol {DEFAULT_TOL:g}`, double)",
-                 f"{stop.describe()} ({stop.iterations} iterations, error {stop.error:.5f})",
-                 f"cd {fs(cd.seconds)} ({cd.iterations} iterations, error {cd.error:.5f})",
+                 own_stop_text(stop), f"scikit-learn cd {fs(cd.seconds)} ({cd.iterations} iterations, error "
+                                       f"{cd.error:.5f})",
                  ratio_text(cd.seconds, stop.seconds), "—", ""))
     met = "✗ (not reached)" if single.to_target is None else tick(single.to_target <= SINGLE_SECONDS)
     rows.append((f"NMF to cd's error {cd.error:.5f}, `--precision single`", to_target_cell(single, MAX_ITER),
-                 f"cd {fs(cd.seconds)}", ratio_text(cd.seconds, single.to_target), f"≤ {SINGLE_SECONDS:g} s", met))
+                 f"scikit-learn cd {fs(cd.seconds)}", ratio_text(cd.seconds, single.to_target), f"≤ {SINGLE_SECONDS:g} s", met))
     rows.append(("NMF time per iteration (single)", per_iteration(single.per_iteration),
-                 f"cd {per_iteration(cd.per_iteration)}", ratio_text(cd.per_iteration, single.per_iteration), "—",
+                 f"scikit-learn cd {per_iteration(cd.per_iteration)}", ratio_text(cd.per_iteration, single.per_iteration), "—",
                  ""))
     stop = a["single_stop"]
     rows.append((f"NMF to its own stop (`--tol {DEFAULT_TOL:g}`, single)",
-                 f"{stop.describe()} ({stop.iterations} iterations, error {stop.error:.5f})",
-                 f"cd {fs(cd.seconds)}", ratio_text(cd.seconds, stop.seconds), "—", ""))
+                 own_stop_text(stop), f"scikit-learn cd {fs(cd.seconds)}", ratio_text(cd.seconds, stop.seconds), "—",
+                 ""))
     rows.append((f"MU to scikit-learn mu's error {mu.error:.5f} (double)", to_target_cell(nfx_mu, MAX_ITER),
-                 f"`NMF(solver='mu')` {fs(mu.seconds)} ({mu.iterations} iterations, 1 run)",
+                 f"scikit-learn `NMF(solver='mu')` {fs(mu.seconds)} ({mu.iterations} iterations, 1 run)",
                  ratio_text(mu.seconds, nfx_mu.to_target), "—", ""))
-    rows.append(("MU time per iteration", per_iteration(nfx_mu.per_iteration), f"mu {per_iteration(mu.per_iteration)}",
+    rows.append(("MU time per iteration", per_iteration(nfx_mu.per_iteration), f"scikit-learn mu {per_iteration(mu.per_iteration)}",
                  ratio_text(mu.per_iteration, nfx_mu.per_iteration), "—", ""))
     masked, unmasked = a["masked"], a["unmasked"]
     slowdown = masked.per_iteration / unmasked.per_iteration
@@ -455,11 +470,11 @@ def speed_table(a):
     pca_seconds = a["nfx_pca"].seconds
     rows.append((f"randomized PCA, rank {RANK}, {POWER_ITERATIONS} power iterations",
                  a["nfx_pca"].describe(),
-                 f"`TruncatedSVD(algorithm='randomized')` {fs(a['tsvd'][0])} (issue: {ISSUE_TRUNCATED_SVD:g} s)",
+                 f"scikit-learn `TruncatedSVD(algorithm='randomized')` {fs(a['tsvd'][0])} (issue: {ISSUE_TRUNCATED_SVD:g} s)",
                  ratio_text(a["tsvd"][0], pca_seconds), f"≤ {PCA_SECONDS:g} s", tick(pca_seconds <= PCA_SECONDS)))
     sv = a["sv"]
     rows.append((f"randomized PCA, rank {RANK} (centred on both sides)", a["nfx_pca"].describe(),
-                 f"`PCA(svd_solver='randomized')` {fs(a['pca'][0])}", ratio_text(a["pca"][0], pca_seconds),
+                 f"scikit-learn `PCA(svd_solver='randomized')` {fs(a['pca'][0])}", ratio_text(a["pca"][0], pca_seconds),
                  f"singular values agree to {SINGULAR_AGREEMENT:g} (leading {LEADING})",
                  f"{tick(sv['leading'] <= SINGULAR_AGREEMENT)} ({sv['leading']:.1e})"))
     memory = a["memory"]
@@ -467,7 +482,7 @@ def speed_table(a):
                  f"{memory['kib'] / 1024:.0f} MiB = {memory['ratio']:.2f}× the input "
                  f"({memory['input'] / 2**20:.0f} MiB); wall_seconds {memory['wall']:.2f} s",
                  "—", "—", f"≤ {MEMORY_RATIO:g}× the input", tick(memory["ratio"] <= MEMORY_RATIO)))
-    return benchlib.markdown_table(["measurement", "nfx", "peer (scikit-learn)", "ratio", "target", "met?"], rows)
+    return benchlib.markdown_table(["measurement", "nfx", "peer", "ratio", "target", "met?"], rows)
 
 
 def accuracy_table(a, b):
@@ -475,16 +490,18 @@ def accuracy_table(a, b):
     m, n = a["shape"]
     label = f"A: {m:,} × {n:,}, rank {RANK}"
     cd, mu = a["cd"], a["mu"]
+    rows.append((label, "the generating W·H (noise floor)", f"{a['floor']:.6f}", "—", "—"))
     rows.append((label, f"scikit-learn `NMF(solver='cd')`, tol {DEFAULT_TOL:g}", f"{cd.error:.6f}",
-                 str(cd.iterations) + (" (max_iter)" if cd.hit_max_iter else ""), "—"))
+                 iterations_text(cd.iterations, MAX_ITER), "—"))
     rows.append((label, f"scikit-learn `NMF(solver='mu')`, tol {DEFAULT_TOL:g}", f"{mu.error:.6f}",
-                 str(mu.iterations) + (" (max_iter)" if mu.hit_max_iter else ""), "—"))
+                 iterations_text(mu.iterations, MAX_ITER), "—"))
     for key, name in (("hals", "nfx HALS, double, `--tol 0`"), ("hals_stop", f"nfx HALS, double, `--tol {DEFAULT_TOL:g}`"),
                       ("single", "nfx HALS, single, `--tol 0`"), ("single_stop", f"nfx HALS, single, `--tol {DEFAULT_TOL:g}`"),
                       ("nfx_mu", "nfx MU, `--tol 0`"), ("unmasked", f"nfx HALS, `--max-iter {MASKED_ITER}`"),
                       ("masked", f"nfx HALS, {MISSING:.0%} missing, `--max-iter {MASKED_ITER}` (observed entries)")):
         timing = a[key]
-        rows.append((label, name, f"{timing.error:.6f}", str(timing.iterations), "—"))
+        limit = MASKED_ITER if key in ("masked", "unmasked") else MAX_ITER
+        rows.append((label, name, f"{timing.error:.6f}", iterations_text(timing.iterations, limit), "—"))
     sv = a["sv"]
     rows.append((label, f"randomized PCA singular values, nfx vs scikit-learn PCA",
                  f"max rel. diff. {sv['leading']:.1e} (leading {LEADING}), {sv['all']:.1e} (all {RANK}); "
@@ -518,7 +535,12 @@ def runs_table(a):
         targets = [r.get("secondsToTarget") for r in timing.runs]
         rows.append((name, ", ".join(f"{float(r['seconds']):.3f}" for r in timing.runs),
                      ", ".join("—" if t is None else f"{float(t):.3f}" for t in targets),
+                     "—" if key == "nfx_pca" else
                      ", ".join(f"{float(r['secondsPerIteration']) * 1000:.2f}" for r in timing.runs)))
+    rows.append(("scikit-learn NMF cd (1 run)", f"{a['cd'].seconds:.3f}", "—",
+                 f"{a['cd'].per_iteration * 1000:.2f} (time / n_iter_)"))
+    rows.append(("scikit-learn NMF mu (1 run)", f"{a['mu'].seconds:.3f}", "—",
+                 f"{a['mu'].per_iteration * 1000:.2f} (time / n_iter_)"))
     rows.append(("scikit-learn TruncatedSVD", ", ".join(f"{t:.3f}" for t in a["tsvd"][1]), "—", "—"))
     rows.append(("scikit-learn PCA", ", ".join(f"{t:.3f}" for t in a["pca"][1]), "—", "—"))
     return benchlib.markdown_table(["measurement", "seconds", "seconds to target", "ms per iteration"], rows)
@@ -541,15 +563,16 @@ def notes_for(a, b, busy_start, busy_end, cores, versions):
         f"{a['cd'].iterations} iterations at relative error E = {a['cd'].error:.6f}, mu after {a['mu'].iterations} at "
         f"{a['mu'].error:.6f}. Those errors are nfx's targets: nfx runs `--tol 0 --max-iter {MAX_ITER} --target E` "
         "and reports when its relative error ||X − WH||_F / ||X||_F first reached E. scikit-learn's time is "
-        "`time.perf_counter()` around one `fit_transform` (5–20 s, so a single run; input checks included, X "
+        "`time.perf_counter()` around one `fit_transform` (one run each; input checks included, X "
         "already in memory); its ms per iteration is that time / `n_iter_`. Its relative error is computed by this "
         "script from the returned W and H.",
         "nfx-bench (`nfx-bench factorize FILE /data --rank 20 --init INIT --threads 2 …`) reads the file first and "
         "then times the fit alone in-process (initialisation from the given factors included, no file I/O, "
         "nothing written). Seconds to target come from its per-iteration progress (time since the start of the "
         "fit when the error first fell to the target); its time per iteration is the median over iterations after "
-        f"the first. Every nfx-bench number is the median of {RUNS} processes after one warm-up process (a warm-up "
-        f"over {LONG_SECONDS:.0f} s would be the only run, marked \"(1 run)\").",
+        f"the first. Every nfx-bench number is the median of {RUNS} processes (no warm-up process: each one reads "
+        f"the file from the page cache before its clock starts); a first run whose fit took over "
+        f"{LONG_SECONDS:.0f} s is the only one, marked \"(1 run)\".",
         f"Masked: `--missing {MISSING:g}` makes nfx-bench hide {MISSING:.0%} of the entries at random (NaN) before the "
         f"fit, which masks them out. Its median time per iteration over `--tol 0 --max-iter {MASKED_ITER}` is compared "
         f"with the unmasked fit of the same {MASKED_ITER} iterations; its relative error (and so \"reached E\") is "
@@ -579,8 +602,8 @@ def notes_for(a, b, busy_start, busy_end, cores, versions):
         "is between replicates), which writes the rank with the lowest test error. It chose rank "
         f"{b['sweep']['chosen']} (planted {PLANTED_RANK}: {tick(b['sweep']['chosen'] == PLANTED_RANK)}) in "
         f"{b['sweep']['seconds']:.1f} s (`wall_seconds`; whole process {b['sweep']['process']:.1f} s).",
-        f"Versions: {versions['nfx']}; scikit-learn {versions['sklearn']}, numpy {versions['numpy']}, scipy "
-        f"{versions['scipy']}; numpy's BLAS: {versions['blas']}.",
+        f"Versions: nfx {versions['nfx']}; scikit-learn {versions['sklearn']}, numpy {versions['numpy']}, scipy "
+        f"{versions['scipy']}; BLAS libraries loaded in Python (threadpoolctl): {versions['blas']}.",
         f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} at commit "
         f"{benchlib._git_commit()} (the Machine section above may come from an earlier run when this script is run "
         "alone).",
@@ -613,7 +636,7 @@ def render(a, b, notes, quick, versions):
         f"Chosen rank {b['sweep']['chosen']} (planted {PLANTED_RANK}: {tick(b['sweep']['chosen'] == PLANTED_RANK)}), "
         f"{b['sweep']['seconds']:.1f} s.\n",
         sweep_table(b),
-        "\n### All runs (nfx-bench; seconds)\n",
+        "\n### All runs\n",
         runs_table(a),
         "\n### Notes\n",
         "\n".join(f"- {note}" for note in notes),

@@ -64,3 +64,7 @@ echo "bench: fixed points"
 # Appends the "Deconvolution" section (simulates its own calcium data; OASIS runs with OPENBLAS_NUM_THREADS=1).
 echo "bench: deconvolution"
 "$VENV/bin/python" Scripts/bench/deconvolve.py --nfx "$NFX" --data "$DATA" --output docs/benchmarks.md
+# Appends the "Factorization" section (makes its own matrices; scikit-learn runs under threadpool_limits(2)).
+echo "bench: factorization"
+"$VENV/bin/python" Scripts/bench/factorize.py --nfx "$NFX" --nfx-bench "$NFX_BENCH" --data "$DATA" \
+    --output docs/benchmarks.md

@@ -52,6 +52,19 @@ public struct RankSweepResult: Sendable {
     public var rankWithLowestTestError: Int? {
         summary.filter { $0.testError.isFinite }.min { $0.testError < $1.testError }?.rank
     }
+
+    /// The smallest rank whose mean test error is within one standard error (over its replicates) of the lowest
+    /// mean, or within 0.1 % of it (Breiman's one-standard-error rule): past the planted rank the test error is
+    /// flat to within the hold-out's noise, and the extra components only fit noise. Nil without a hold-out.
+    public var selectedRank: Int? {
+        guard let best = rankWithLowestTestError else { return nil }
+        let bestErrors = fits.filter { $0.rank == best }.map(\.testError)
+        let count = Double(bestErrors.count)
+        let mean = bestErrors.reduce(0, +) / count
+        let variance = count > 1 ? bestErrors.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (count - 1) : 0
+        let threshold = mean + max((variance / count).squareRoot(), 1e-3 * mean)
+        return summary.first { $0.testError.isFinite && $0.testError <= threshold }?.rank
+    }
 }
 
 /// Rank selection by cross-validation with a "speckled" hold-out (Wold 1978; Williams 2018, "How to

@@ -15,8 +15,8 @@ struct FactorizeCommand: ParsableCommand {
         activity. NMF (default) fits non-negative W, H by HALS; PCA centres each unit and takes the leading singular \
         vectors. NaN entries are missing and are masked out of the fit. W's columns have unit norm and components \
         are sorted by contribution. --ranks A-B fits every rank --replicates times with --holdout of the entries \
-        hidden, prints train and test error per rank, and writes the rank with the lowest test error (or --rank) \
-        refitted on all the data as /W, /H.
+        hidden, prints train and test error per rank, and writes the smallest rank whose test error is within one \
+        standard error of the lowest (or --rank) refitted on all the data as /W, /H.
 
         Examples:
           nfx factorize rec.h5 --rank 10
@@ -222,7 +222,7 @@ struct FactorizeCommand: ParsableCommand {
                 RankSweepOptions(ranks: try sweepRanks(), replicates: replicates, holdoutFraction: holdout,
                                  seed: options.seed)) { reporter.progress("factorize: fitting \($0)") }
             reporter.progress("factorize: sweep done", done: true)
-            finalRank = finalRank ?? result.rankWithLowestTestError
+            finalRank = finalRank ?? result.selectedRank
             sweep = result
         }
         guard let finalRank else { throw NFXError.usage("no rank to fit: give --rank K") }

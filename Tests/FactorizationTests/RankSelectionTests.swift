@@ -10,7 +10,7 @@ final class RankSelectionTests: XCTestCase {
         let result = try RankSelection.sweep(&data, rows: 80, columns: 300, method: .nmf(NMFOptions(rank: 1)),
                                              options: RankSweepOptions(ranks: Array(1...7), replicates: 3, seed: 1))
         XCTAssertEqual(result.fits.count, 21)
-        XCTAssertEqual(result.rankWithLowestTestError, 4, "\(result.summary)")
+        XCTAssertEqual(result.selectedRank, 4, "\(result.summary)")
         let summary = result.summary
         // Training error keeps falling past the planted rank; that is why the test error is needed.
         XCTAssertLessThan(summary[6].trainError, summary[3].trainError)
@@ -26,7 +26,25 @@ final class RankSelectionTests: XCTestCase {
         var data = try multiply(W, H).elements.map { $0 + 0.3 * generator.normal() }
         let result = try RankSelection.sweep(&data, rows: rows, columns: columns, method: .pca(PCAOptions(rank: 1)),
                                              options: RankSweepOptions(ranks: Array(1...6), replicates: 2, seed: 2))
-        XCTAssertEqual(result.rankWithLowestTestError, 3, "\(result.summary)")
+        XCTAssertEqual(result.selectedRank, 3, "\(result.summary)")
+    }
+
+    func testSelectionTakesTheSmallestRankWithinOneStandardErrorOfTheBest() {
+        let empty = Matrix(rows: 0, columns: 0)
+        let sweep = { (errors: [Int: [Double]]) in
+            RankSweepResult(fits: errors.flatMap { rank, values in
+                values.enumerated().map { RankSweepFit(rank: rank, replicate: $0.offset, W: empty, H: empty,
+                                                       trainError: 0, testError: $0.element, similarity: 1) }
+            })
+        }
+        // Flat past rank 3 to within the replicates' spread: the smallest of the tied ranks.
+        let flat = sweep([2: [0.30, 0.31], 3: [0.0999, 0.1000, 0.1000], 4: [0.0999, 0.0999, 0.1000],
+                          5: [0.0998, 0.0999, 0.1000]])
+        XCTAssertEqual(flat.rankWithLowestTestError, 5)
+        XCTAssertEqual(flat.selectedRank, 3)
+        // A real improvement is taken.
+        let better = sweep([3: [0.1002, 0.0998], 4: [0.0901, 0.0899], 5: [0.0905, 0.0903]])
+        XCTAssertEqual(better.selectedRank, 4)
     }
 
     func testNoHoldOutMeansNoTestErrorAndNoSelection() throws {
@@ -34,7 +52,7 @@ final class RankSelectionTests: XCTestCase {
         let result = try RankSelection.sweep(&data, rows: 60, columns: 200, method: .nmf(NMFOptions(rank: 1)),
                                              options: RankSweepOptions(ranks: [2, 3], replicates: 2, holdoutFraction: 0))
         XCTAssertTrue(result.fits.allSatisfy { $0.testError.isNaN && $0.trainError.isFinite })
-        XCTAssertNil(result.rankWithLowestTestError)
+        XCTAssertNil(result.selectedRank)
     }
 
     func testBadSweepOptionsAreRefused() throws {
