@@ -28,17 +28,18 @@ let package = Package(
         .target(name: "FixedPoints", dependencies: ["NFXCore", "LinearAlgebra"]),
         .target(name: "Deconvolution", dependencies: ["NFXCore"]),
         .target(name: "Factorization", dependencies: ["NFXCore", "LinearAlgebra"]),
+        .target(name: "TensorDecomposition", dependencies: ["NFXCore", "LinearAlgebra", "Factorization"]),
         .target(name: "Simulation", dependencies: ["NFXCore", "LinearAlgebra", "FixedPoints"]),
 
         // The command-line tool: argument parsing, input, output; no algorithms.
         .executableTarget(name: "nfx", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO", "Simulation", "FixedPoints", "Deconvolution",
-            "Factorization",
+            "Factorization", "TensorDecomposition",
         ]),
         // Measures the machine's floors (DGEMM, memory bandwidth, HDF5 I/O) for `make bench`.
         .executableTarget(name: "nfx-bench", dependencies: ["NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO",
-                                                            "Deconvolution", "Factorization"],
+                                                            "Deconvolution", "Factorization", "TensorDecomposition"],
                           path: "Sources/nfx-bench"),
 
         .testTarget(name: "NFXCoreTests", dependencies: ["NFXCore"], resources: [.copy("Fixtures")]),
@@ -52,6 +53,9 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "FactorizationTests", dependencies: ["Factorization", "Simulation", "LinearAlgebra",
                                                                 "NFXCore"]),
+        .testTarget(name: "TensorDecompositionTests", dependencies: ["TensorDecomposition", "Factorization",
+                                                                      "Simulation", "LinearAlgebra", "NFXCore"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "LinearAlgebra", "NFXCore", "FixedPoints"]),
         .testTarget(name: "nfxTests", dependencies: ["nfx", "HDF5Kit", "NFXCore"]),
     ]

@@ -14,9 +14,20 @@ public protocol FactorizationScalar: BLASScalar {
                                     progress: ((FactorizationProgress) -> Void)?) throws -> PCAResult
     static func rankSweep(_ data: inout [Self], rows: Int, columns: Int, method: FactorizationMethod,
                           options: RankSweepOptions, progress: ((String) -> Void)?) throws -> RankSweepResult
+    /// One non-negative HALS half-step on `factor` (rank × length, row-major) given the numerator (rank × length)
+    /// and the partner's Gram matrix (rank × rank): see `FactorUpdate.hals`. Public for the tensor decompositions,
+    /// whose factor updates are the same problem.
+    static func halsUpdate(_ factor: inout [Self], numerator: [Self], gram: [Self], rank: Int, length: Int,
+                           maxSweeps: Int, threads: Int)
 }
 
+
 extension Double: FactorizationScalar {
+    public static func halsUpdate(_ factor: inout [Double], numerator: [Double], gram: [Double], rank: Int, length: Int,
+                                  maxSweeps: Int, threads: Int) {
+        FactorUpdate.hals(&factor, numerator: numerator, gram: gram, rank: rank, length: length, l1: 0, l2: 0,
+                          maxSweeps: maxSweeps, threads: threads)
+    }
     public static func checkNonnegative(_ data: [Double]) throws {
         try NonnegativeMatrixFactorization.checkNonnegativeValues(data)
     }
@@ -39,6 +50,11 @@ extension Double: FactorizationScalar {
 }
 
 extension Float: FactorizationScalar {
+    public static func halsUpdate(_ factor: inout [Float], numerator: [Float], gram: [Float], rank: Int, length: Int,
+                                  maxSweeps: Int, threads: Int) {
+        FactorUpdate.hals(&factor, numerator: numerator, gram: gram, rank: rank, length: length, l1: 0, l2: 0,
+                          maxSweeps: maxSweeps, threads: threads)
+    }
     public static func checkNonnegative(_ data: [Float]) throws {
         try NonnegativeMatrixFactorization.checkNonnegativeValues(data)
     }

@@ -1,0 +1,319 @@
+import Dispatch
+import Factorization
+import LinearAlgebra
+import NFXCore
+
+/// CP decomposition (tensor component analysis, Williams et al. 2018) of a units × time × trials tensor:
+/// X ≈ Σ_r w_r · a_r ∘ b_r ∘ c_r, non-negative by HALS or unconstrained by ALS.
+public enum CPDecomposition {
+    /// Fits `data`, a row-major tensor of `shape` (3 dimensions), in the precision of `T`.
+    ///
+    /// NaN entries are missing and are masked out of the fit by EM (filled with the current model before each
+    /// iteration, which lowers the masked objective monotonically); on return they are NaN again.
+    public static func fit<T: TensorScalar>(_ data: inout [T], shape: [Int], options: CPOptions,
+                                            progress: ((CPProgress) -> Void)? = nil) throws -> CPResult {
+        try T.cpDecomposition(&data, shape: shape, options: options, progress: progress)
+    }
+
+    /// The body of `fit`, specialised inside this module for Float and Double (see `TensorScalar`).
+    static func fitInPrecision<T: FactorizationScalar>(_ data: inout [T], shape: [Int], options: CPOptions,
+                                                       progress: ((CPProgress) -> Void)?) throws -> CPResult {
+        try validate(shape: shape, count: data.count, options: options)
+        return try data.withUnsafeMutableBufferPointer { X in
+            try fit(X, shape: shape, options: options, progress: progress)
+        }
+    }
+
+    static func validate(shape: [Int], count: Int, options: CPOptions) throws {
+        guard shape.count == 3, shape.allSatisfy({ $0 >= 1 }) else { throw TensorDecompositionError.invalidShape(shape) }
+        precondition(count == shape.reduce(1, *), "CPDecomposition: \(count) values for shape \(shape)")
+        guard options.rank >= 1 else { throw TensorDecompositionError.invalidRank(options.rank) }
+        guard options.maxIterations >= 1 else {
+            throw TensorDecompositionError.invalidOption(flag: "--max-iter", message: "--max-iter must be at least 1, got \(options.maxIterations)")
+        }
+        guard options.tolerance >= 0, options.tolerance.isFinite else {
+            throw TensorDecompositionError.invalidOption(flag: "--tol", message: "--tol must be ≥ 0, got \(options.tolerance)")
+        }
+    }
+
+    /// The fit on a buffer the caller owns. Entries are written only where they are NaN (the EM fill), so fits
+    /// of complete data may share one buffer across threads.
+    static func fit<T: FactorizationScalar>(_ X: UnsafeMutableBufferPointer<T>, shape: [Int], options: CPOptions,
+                                            progress: ((CPProgress) -> Void)?) throws -> CPResult {
+        let scan = TensorScan(UnsafeBufferPointer(X))
+        if options.method == .ncp && scan.negativeCount > 0 {
+            throw TensorDecompositionError.negativeEntries(count: scan.negativeCount, minimum: scan.minimum)
+        }
+        guard scan.observedCount > 0 else { throw TensorDecompositionError.tooFewObserved }
+        let observedMean = scan.observedSum / Double(scan.observedCount)
+        for index in scan.missing { X[index] = T(observedMean) }
+        defer { for index in scan.missing { X[index] = .nan } }
+        var state = try CPState<T>(X: UnsafeBufferPointer(X), shape: shape, options: options,
+                                   dataNorm: (scan.observedSquares / Double(scan.observedCount) * Double(X.count)).squareRoot())
+        return try state.run(X, missing: scan.missing, observedSquares: scan.observedSquares, progress: progress)
+    }
+}
+
+/// One pass over the data: missing entries, the sum and squares of the observed ones, negative entries.
+struct TensorScan {
+    var missing: [Int] = []
+    var observedCount = 0
+    var observedSum = 0.0
+    var observedSquares = 0.0
+    var negativeCount = 0
+    var minimum = Double.infinity
+
+    init<T: BLASScalar>(_ X: UnsafeBufferPointer<T>) {
+        for index in 0..<X.count {
+            let value = X[index]
+            if value.isNaN {
+                missing.append(index)
+                continue
+            }
+            let x = Double(value)
+            observedCount += 1
+            observedSum += x
+            observedSquares += x * x
+            if x < 0 {
+                negativeCount += 1
+                minimum = min(minimum, x)
+            }
+        }
+    }
+}
+
+/// The iterate of a 3-way CP fit. Factors are kept transposed (rank × dim) so that a mode's update works on
+/// contiguous rows, the layout `halsUpdate` shares with NMF; `standard` holds the dim × rank copies the
+/// contractions read.
+///
+/// One iteration reads the tensor twice, the dimension-tree schedule (Phan, Tichavský & Cichocki 2013): with
+/// X viewed as an (I·J) × K matrix, Y = X·C is computed once and gives both the mode-0 MTTKRP
+/// (M0[i, r] = Σ_j Y[ij, r]·B[j, r]) and, after A is updated, the mode-1 MTTKRP (M1[j, r] = Σ_i A[i, r]·Y[ij, r]);
+/// the mode-2 MTTKRP is Xᵀ·(A ⊙ B). No unfolding is copied; the Khatri–Rao product A ⊙ B (I·J × rank) is the
+/// only large temporary.
+struct CPState<T: FactorizationScalar> {
+    let dims: [Int]
+    let rank: Int
+    let options: CPOptions
+    /// Transposed factors, rank × dims[n].
+    var factors: [[T]]
+    var grams: [[T]]
+    var Y: [T]
+    var khatriRao: [T]
+
+    init(X: UnsafeBufferPointer<T>, shape: [Int], options: CPOptions, dataNorm: Double) throws {
+        dims = shape
+        rank = options.rank
+        self.options = options
+        factors = try CPStart.factors(X, shape: shape, options: options, dataNorm: dataNorm)
+        grams = []
+        Y = [T](repeating: 0, count: shape[0] * shape[1] * options.rank)
+        khatriRao = [T](repeating: 0, count: shape[0] * shape[1] * options.rank)
+        for mode in 0..<3 { grams.append(try gram(factors[mode], length: dims[mode])) }
+    }
+
+    mutating func run(_ X: UnsafeMutableBufferPointer<T>, missing: [Int], observedSquares: Double,
+                      progress: ((CPProgress) -> Void)?) throws -> CPResult {
+        let (I, J, K, R) = (dims[0], dims[1], dims[2], rank)
+        var dataSquares = observedSquares
+        for index in missing { dataSquares += Double(X[index]) * Double(X[index]) }
+        var objective: [Double] = [], relativeErrors: [Double] = []
+        var converged = false
+        let data = UnsafePointer(X.baseAddress!)
+        for iteration in 1...options.maxIterations {
+            // Pass 1: Y = X_(IJ×K) · C.
+            try factors[2].withUnsafeBufferPointer { C in
+                try Y.withUnsafeMutableBufferPointer { Y in
+                    try GenericBLAS.gemm(transposeA: false, transposeB: true, rows: I * J, columns: R, inner: K,
+                                         data, K, C.baseAddress!, K, Y.baseAddress!, R)
+                }
+            }
+            let B = transpose(factors[1], rows: R, columns: J)
+            try update(mode: 0, numerator: contractOverTime(B: B))
+            let A = transpose(factors[0], rows: R, columns: I)
+            try update(mode: 1, numerator: contractOverUnits(A: A))
+            // Pass 2: M2 = X_(IJ×K)ᵀ · (A ⊙ B), computed transposed: M2ᵀ = (A ⊙ B)ᵀ · X.
+            let newB = transpose(factors[1], rows: R, columns: J)
+            fillKhatriRao(A: A, B: newB)
+            var M2t = [T](repeating: 0, count: R * K)
+            try khatriRao.withUnsafeBufferPointer { KR in
+                try M2t.withUnsafeMutableBufferPointer { M in
+                    try GenericBLAS.gemm(transposeA: true, transposeB: false, rows: R, columns: K, inner: I * J,
+                                         KR.baseAddress!, R, data, K, M.baseAddress!, K)
+                }
+            }
+            try update(mode: 2, numerator: M2t)
+
+            // ‖X̃ − model‖² = ‖X̃‖² − 2⟨M2, C⟩ + Σ (AᵀA ∘ BᵀB ∘ CᵀC): no model tensor is formed.
+            var inner = 0.0
+            for index in M2t.indices { inner += Double(M2t[index]) * Double(factors[2][index]) }
+            var modelSquares = 0.0
+            for index in 0..<(R * R) {
+                modelSquares += Double(grams[0][index]) * Double(grams[1][index]) * Double(grams[2][index])
+            }
+            var residual = dataSquares - 2 * inner + modelSquares
+            if !missing.isEmpty {
+                let refill = refillMissing(X, missing: missing)
+                residual -= refill.squaredChange
+                dataSquares += refill.squaresChange
+            }
+            residual = max(residual, 0)
+            let value = 0.5 * residual
+            let relativeError = observedSquares > 0 ? (residual / observedSquares).squareRoot() : 0
+            progress?(CPProgress(iteration: iteration, relativeError: relativeError))
+            let previous = objective.last
+            objective.append(value)
+            relativeErrors.append(relativeError)
+            if options.tolerance > 0, let previous,
+               abs(previous - value) <= options.tolerance * max(previous, .leastNormalMagnitude) {
+                converged = true
+                break
+            }
+            if value == 0 && options.tolerance > 0 {
+                converged = true
+                break
+            }
+        }
+        let (sorted, weights) = CPNormalization.normalizedAndSorted(
+            factors.enumerated().map { mode, factor in transpose(factor, rows: R, columns: dims[mode]).map { Double($0) } },
+            dims: dims, rank: R, signFix: options.method == .cp)
+        return CPResult(factors: sorted, weights: weights, objective: objective, relativeErrors: relativeErrors,
+                        iterations: objective.count, converged: converged)
+    }
+
+    /// Updates factor `mode` from its MTTKRP (numerator, rank × dims[mode]) and the other modes' Grams.
+    private mutating func update(mode: Int, numerator: [T]) throws {
+        let R = rank
+        var hadamard = [T](repeating: 1, count: R * R)
+        for other in 0..<3 where other != mode {
+            for index in hadamard.indices { hadamard[index] *= grams[other][index] }
+        }
+        switch options.method {
+        case .ncp:
+            // Gillis & Glineur's inner sweeps pay even more here than in NMF: a sweep costs rank² per entry of
+            // the factor, the numerator a pass over the tensor.
+            let others = dims.reduce(1, *) / dims[mode]
+            let sweeps = min(100, 1 + Int(0.5 * (1 + Double(others) / Double(R))))
+            T.halsUpdate(&factors[mode], numerator: numerator, gram: hadamard, rank: R, length: dims[mode],
+                         maxSweeps: sweeps, threads: options.threads)
+        case .cp:
+            factors[mode] = try leastSquaresUpdate(numerator: numerator, gram: hadamard, length: dims[mode])
+        }
+        grams[mode] = try gram(factors[mode], length: dims[mode])
+    }
+
+    /// ALS: the factor F (rank × length) solving G·F = M, G the Hadamard product of the other Grams (symmetric
+    /// positive semi-definite). Cholesky when G is positive definite, least squares (minimum norm) otherwise.
+    private func leastSquaresUpdate(numerator: [T], gram: [T], length: Int) throws -> [T] {
+        let G = Matrix(rows: rank, columns: rank, elements: gram.map { Double($0) })
+        let M = Matrix(rows: rank, columns: length, elements: numerator.map { Double($0) })
+        do {
+            return try solveSymmetricPositiveDefinite(G, M).elements.map { T($0) }
+        } catch {
+            do {
+                return try leastSquares(G, M).elements.map { T($0) }
+            } catch {
+                throw TensorDecompositionError.numerical("CP-ALS: the normal equations could not be solved (\(error))")
+            }
+        }
+    }
+
+    /// M0ᵀ[r, i] = Σ_j Y[ij, r]·B[j, r] (B is J × rank).
+    private func contractOverTime(B: [T]) -> [T] {
+        let (I, J, R) = (dims[0], dims[1], rank)
+        var M = [T](repeating: 0, count: I * R)
+        Y.withUnsafeBufferPointer { Y in
+            B.withUnsafeBufferPointer { B in
+                M.withUnsafeMutableBufferPointer { M in
+                    for i in 0..<I {
+                        let out = M.baseAddress! + i * R
+                        for j in 0..<J {
+                            let y = Y.baseAddress! + (i * J + j) * R, b = B.baseAddress! + j * R
+                            for r in 0..<R { out[r] += y[r] * b[r] }
+                        }
+                    }
+                }
+            }
+        }
+        return transpose(M, rows: I, columns: R)
+    }
+
+    /// M1ᵀ[r, j] = Σ_i A[i, r]·Y[ij, r] (A is I × rank).
+    private func contractOverUnits(A: [T]) -> [T] {
+        let (I, J, R) = (dims[0], dims[1], rank)
+        var M = [T](repeating: 0, count: J * R)
+        Y.withUnsafeBufferPointer { Y in
+            A.withUnsafeBufferPointer { A in
+                M.withUnsafeMutableBufferPointer { M in
+                    for i in 0..<I {
+                        let a = A.baseAddress! + i * R
+                        for j in 0..<J {
+                            let y = Y.baseAddress! + (i * J + j) * R, out = M.baseAddress! + j * R
+                            for r in 0..<R { out[r] += a[r] * y[r] }
+                        }
+                    }
+                }
+            }
+        }
+        return transpose(M, rows: J, columns: R)
+    }
+
+    /// (A ⊙ B)[ij, r] = A[i, r]·B[j, r].
+    private mutating func fillKhatriRao(A: [T], B: [T]) {
+        let (I, J, R) = (dims[0], dims[1], rank)
+        khatriRao.withUnsafeMutableBufferPointer { KR in
+            A.withUnsafeBufferPointer { A in
+                B.withUnsafeBufferPointer { B in
+                    for i in 0..<I {
+                        let a = A.baseAddress! + i * R
+                        for j in 0..<J {
+                            let b = B.baseAddress! + j * R, out = KR.baseAddress! + (i * J + j) * R
+                            for r in 0..<R { out[r] = a[r] * b[r] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sets the missing entries to the model's values; returns the EM correction terms (see NMF's refill).
+    private func refillMissing(_ X: UnsafeMutableBufferPointer<T>,
+                               missing: [Int]) -> (squaredChange: Double, squaresChange: Double) {
+        let (J, K, R) = (dims[1], dims[2], rank)
+        let A = transpose(factors[0], rows: R, columns: dims[0])
+        let B = transpose(factors[1], rows: R, columns: J)
+        let C = transpose(factors[2], rows: R, columns: K)
+        var squaredChange = 0.0, squaresChange = 0.0
+        for index in missing {
+            let i = index / (J * K), j = (index / K) % J, k = index % K
+            var value: T = 0
+            for r in 0..<R { value += A[i * R + r] * B[j * R + r] * C[k * R + r] }
+            let old = Double(X[index]), new = Double(value)
+            squaredChange += (old - new) * (old - new)
+            squaresChange += new * new - old * old
+            X[index] = value
+        }
+        return (squaredChange, squaresChange)
+    }
+
+    private func gram(_ factor: [T], length: Int) throws -> [T] {
+        var result = [T](repeating: 0, count: rank * rank)
+        try factor.withUnsafeBufferPointer { F in
+            try result.withUnsafeMutableBufferPointer { G in
+                try GenericBLAS.gram(transpose: false, size: rank, inner: length, F.baseAddress!, length,
+                                     into: G.baseAddress!)
+            }
+        }
+        return result
+    }
+}
+
+/// The transpose of a row-major rows × columns array.
+func transpose<T>(_ values: [T], rows: Int, columns: Int) -> [T] {
+    guard let first = values.first else { return [] }
+    var result = [T](repeating: first, count: values.count)
+    for row in 0..<rows {
+        for column in 0..<columns { result[column * rows + row] = values[row * columns + column] }
+    }
+    return result
+}

@@ -1,0 +1,186 @@
+import Dispatch
+import Factorization
+import LinearAlgebra
+import NFXCore
+
+public struct CPEnsembleOptions: Sendable {
+    public var ranks: [Int]
+    public var replicates: Int
+    public var seed: UInt64
+    /// Concurrent fits (each on one thread) when the data has no missing entries.
+    public var threads: Int
+
+    public init(ranks: [Int], replicates: Int = 8, seed: UInt64 = 0, threads: Int = 2) {
+        self.ranks = ranks
+        self.replicates = replicates
+        self.seed = seed
+        self.threads = max(1, threads)
+    }
+}
+
+/// One fit of an ensemble.
+public struct CPEnsembleFit: Sendable {
+    public var rank: Int
+    public var replicate: Int
+    public var result: CPResult
+    /// `KruskalSimilarity` to the replicate of the same rank with the lowest error; 1 for that one.
+    public var similarity: Double
+
+    public init(rank: Int, replicate: Int, result: CPResult, similarity: Double = .nan) {
+        self.rank = rank
+        self.replicate = replicate
+        self.result = result
+        self.similarity = similarity
+    }
+}
+
+/// Fits of several ranks from several random starts, the diagnostic of Williams et al. (2018): the error says how
+/// much each rank explains, the similarity of the replicates how reproducible its components are.
+public struct CPEnsemble: Sendable {
+    public var fits: [CPEnsembleFit]
+
+    /// Aligns every fit with the best replicate of its rank. Fits may come from separate runs (e.g. one rank
+    /// per job); the same (rank, replicate) twice keeps the first.
+    public init(fits: [CPEnsembleFit]) {
+        var seen = Set<[Int]>()
+        var unique = fits.filter { seen.insert([$0.rank, $0.replicate]).inserted }
+        unique.sort { ($0.rank, $0.replicate) < ($1.rank, $1.replicate) }
+        for rank in Set(unique.map(\.rank)) {
+            let members = unique.indices.filter { unique[$0].rank == rank }
+            guard let best = members.min(by: { unique[$0].result.relativeError < unique[$1].result.relativeError })
+            else { continue }
+            for index in members {
+                unique[index].similarity = index == best ? 1 : KruskalSimilarity.score(unique[best].result,
+                                                                                        unique[index].result)
+            }
+        }
+        self.fits = unique
+    }
+
+    /// Per rank: the lowest error, the mean error, and the mean similarity of the other replicates to the best
+    /// one (1 with a single replicate).
+    public var summary: [(rank: Int, bestError: Double, meanError: Double, meanSimilarity: Double)] {
+        Array(Set(fits.map(\.rank))).sorted().map { rank in
+            let group = fits.filter { $0.rank == rank }
+            let errors = group.map(\.result.relativeError)
+            let bestReplicate = best(rank: rank)?.replicate
+            let others = group.count > 1 ? group.filter { $0.replicate != bestReplicate } : group
+            let similarity = others.map(\.similarity).reduce(0, +) / Double(max(1, others.count))
+            return (rank, errors.min() ?? .nan, errors.reduce(0, +) / Double(max(1, errors.count)), similarity)
+        }
+    }
+
+    /// The best replicate of `rank`.
+    public func best(rank: Int) -> CPEnsembleFit? {
+        fits.filter { $0.rank == rank }.min { $0.result.relativeError < $1.result.relativeError }
+    }
+
+    /// The largest rank whose replicates agree (mean similarity ≥ `threshold`): where the similarity plot of
+    /// Williams et al. stops being flat at 1, more components stop being reproducible.
+    public func largestStableRank(threshold: Double = 0.9) -> Int? {
+        summary.filter { $0.meanSimilarity >= threshold }.map(\.rank).max()
+    }
+}
+
+public enum CPEnsembleFitting {
+    /// Fits every rank `options.replicates` times from different random starts (`method.initialization` is
+    /// replaced by `.random` with a seed per rank and replicate). With no missing entries the fits run
+    /// concurrently, each on one thread with single-threaded BLAS; otherwise one after another.
+    public static func fit<T: TensorScalar>(_ data: inout [T], shape: [Int], method: CPOptions,
+                                            options: CPEnsembleOptions,
+                                            progress: ((String) -> Void)? = nil) throws -> CPEnsemble {
+        try T.cpEnsemble(&data, shape: shape, method: method, options: options, progress: progress)
+    }
+
+    static func fitInPrecision<T: FactorizationScalar>(_ data: inout [T], shape: [Int], method: CPOptions,
+                                                       options: CPEnsembleOptions,
+                                                       progress: ((String) -> Void)?) throws -> CPEnsemble {
+        guard options.replicates >= 1 else {
+            throw TensorDecompositionError.invalidOption(flag: "--replicates", message: "--replicates must be at least 1, got \(options.replicates)")
+        }
+        for rank in options.ranks where rank < 1 { throw TensorDecompositionError.invalidRank(rank) }
+        try CPDecomposition.validate(shape: shape, count: data.count, options: method)
+        let jobs = options.ranks.flatMap { rank in (0..<options.replicates).map { (rank, $0) } }
+        let root = SeededGenerator(seed: options.seed)
+        let settings = jobs.map { rank, replicate -> CPOptions in
+            var settings = method
+            settings.rank = rank
+            settings.initialization = .random
+            var stream = root.split(stream: UInt64(rank) << 20 | UInt64(replicate))
+            settings.seed = stream.next()
+            return settings
+        }
+        let hasMissing = data.contains { $0.isNaN }
+        let workers = hasMissing ? 1 : max(1, min(options.threads, jobs.count))
+        let results = JobResults(count: jobs.count)
+        try data.withUnsafeMutableBufferPointer { X in
+            if workers == 1 {
+                for (index, job) in jobs.enumerated() {
+                    progress?("rank \(job.0), replicate \(job.1 + 1) of \(options.replicates)")
+                    results.set(index, .success(try CPDecomposition.fit(X, shape: shape, options: settings[index],
+                                                                        progress: nil)))
+                }
+                return
+            }
+            // Concurrent fits of complete data only read the shared buffer.
+            let shared = SharedTensor(buffer: X)
+            let report = SharedProgress(report: progress)
+            let counter = JobCounter()
+            withSingleThreadedBLAS {
+                DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                    while let index = counter.next(below: jobs.count) {
+                        var single = settings[index]
+                        single.threads = 1
+                        report.report?("rank \(jobs[index].0), replicate \(jobs[index].1 + 1) of \(options.replicates)")
+                        results.set(index, Result { try CPDecomposition.fit(shared.buffer, shape: shape,
+                                                                            options: single, progress: nil) })
+                    }
+                }
+            }
+        }
+        let fits = try jobs.enumerated().map { index, job in
+            CPEnsembleFit(rank: job.0, replicate: job.1, result: try results.values[index]!.get())
+        }
+        return CPEnsemble(fits: fits)
+    }
+}
+
+private struct SharedTensor<T>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<T>
+}
+
+/// The caller's progress callback, called from the workers (a progress line on stderr tolerates that).
+private struct SharedProgress: @unchecked Sendable {
+    let report: ((String) -> Void)?
+}
+
+/// Fit results by job index, written by concurrent workers into their own slots.
+private final class JobResults: @unchecked Sendable {
+    private(set) var values: [Result<CPResult, Error>?]
+    private let lock = NSLockLike()
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: Result<CPResult, Error>) { lock.locked { values[index] = value } }
+}
+
+/// Hands out job indices to workers.
+private final class JobCounter: @unchecked Sendable {
+    private var nextIndex = 0
+    private let lock = NSLockLike()
+    func next(below count: Int) -> Int? {
+        lock.locked {
+            guard nextIndex < count else { return nil }
+            defer { nextIndex += 1 }
+            return nextIndex
+        }
+    }
+}
+
+/// A mutex without Foundation.
+private final class NSLockLike: @unchecked Sendable {
+    private let semaphore = DispatchSemaphore(value: 1)
+    func locked<R>(_ body: () throws -> R) rethrows -> R {
+        semaphore.wait()
+        defer { semaphore.signal() }
+        return try body()
+    }
+}
