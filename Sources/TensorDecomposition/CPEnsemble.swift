@@ -75,9 +75,9 @@ public struct CPEnsemble: Sendable {
         fits.filter { $0.rank == rank }.min { $0.result.relativeError < $1.result.relativeError }
     }
 
-    /// The largest rank whose replicates agree (mean similarity ≥ `threshold`): where the similarity plot of
+    /// The largest rank whose replicates agree (mean similarity ≥ `threshold`, default 0.95): where the similarity plot of
     /// Williams et al. stops being flat at 1, more components stop being reproducible.
-    public func largestStableRank(threshold: Double = 0.9) -> Int? {
+    public func largestStableRank(threshold: Double = 0.95) -> Int? {
         summary.filter { $0.meanSimilarity >= threshold }.map(\.rank).max()
     }
 }

@@ -68,6 +68,16 @@ public struct CPResult: Sendable {
 
     public var relativeError: Double { relativeErrors.last ?? .nan }
     public var rank: Int { weights.count }
+
+    public init(factors: [Matrix], weights: [Double], objective: [Double], relativeErrors: [Double], iterations: Int,
+                converged: Bool) {
+        self.factors = factors
+        self.weights = weights
+        self.objective = objective
+        self.relativeErrors = relativeErrors
+        self.iterations = iterations
+        self.converged = converged
+    }
 }
 
 /// One iteration's state, for progress reports.

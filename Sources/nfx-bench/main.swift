@@ -13,6 +13,10 @@ let usage = """
            nfx-bench factorize FILE DATASET --rank K [--method nmf|pca] [--solver hals|mu|auto|exact|randomized]
                      [--precision double|single] [--init FILE] [--max-iter 200] [--tol 1e-4] [--target E]
                      [--missing F] [--threads 2]
+           nfx-bench tca FILE DATASET --rank R [--method ncp|cp] [--precision double|single] [--init FILE]
+                     [--max-iter 500] [--tol 1e-6] [--target E] [--missing F] [--threads 2]
+           nfx-bench tca-ensemble FILE DATASET --low A --high B --replicates N [--max-iter 500] [--tol 1e-6]
+                     [--threads 2]
     """
 
 do {
@@ -60,6 +64,33 @@ do {
                                            rank: rank, method: method, solver: solver, precision: precision,
                                            initPath: initPath, maxIterations: maxIterations, tolerance: tolerance,
                                            target: target, missing: missing, threads: threads))
+    case "tca":
+        let rank = try arguments.integer("rank", default: 10)
+        let method = try arguments.string("method", default: "ncp")
+        let precision = try arguments.string("precision", default: "double")
+        let initPath = try arguments.optionalString("init")
+        let maxIterations = try arguments.integer("max-iter", default: 500)
+        let tolerance = try arguments.double("tol") ?? 1e-6
+        let target = try arguments.double("target")
+        let missing = try arguments.double("missing") ?? 0
+        let threads = try arguments.integer("threads", default: 2)
+        try arguments.expectPositionals(2)
+        try printJSON(measureTCA(path: arguments.positionals[0], dataset: arguments.positionals[1], rank: rank,
+                                 method: method, precision: precision, initPath: initPath,
+                                 maxIterations: maxIterations, tolerance: tolerance, target: target,
+                                 missing: missing, threads: threads))
+    case "tca-ensemble":
+        let low = try arguments.integer("low", default: 1)
+        let high = try arguments.integer("high", default: 12)
+        let replicates = try arguments.integer("replicates", default: 8)
+        let maxIterations = try arguments.integer("max-iter", default: 500)
+        let tolerance = try arguments.double("tol") ?? 1e-6
+        let threads = try arguments.integer("threads", default: 2)
+        try arguments.expectPositionals(2)
+        guard low <= high else { throw UsageError("--low must be ≤ --high") }
+        try printJSON(measureEnsemble(path: arguments.positionals[0], dataset: arguments.positionals[1],
+                                      ranks: Array(low...high), replicates: replicates,
+                                      maxIterations: maxIterations, tolerance: tolerance, threads: threads))
     default:
         throw UsageError("unknown mode '\(arguments.mode)'")
     }

@@ -13,7 +13,8 @@ struct NFX: ParsableCommand {
         74 I/O error.
         """,
         version: NFXVersion.current,
-        subcommands: [Simulate.self, Info.self, FactorizeCommand.self, DeconvolveCommand.self, FixedPointsCommand.self,
+        subcommands: [Simulate.self, Info.self, FactorizeCommand.self, TCACommand.self, DeconvolveCommand.self,
+                      FixedPointsCommand.self,
                       CompareCommand.self]
     )
 

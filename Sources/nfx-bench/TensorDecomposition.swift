@@ -1,0 +1,91 @@
+import Foundation
+import HDF5Kit
+import LinearAlgebra
+import NFXCore
+import TensorDecomposition
+
+struct TCATiming: Encodable {
+    let mode = "tca"
+    let method: String
+    let precision: String
+    /// The fit alone, from the start of `fit` (initialisation included) to its return.
+    let seconds: Double
+    /// Seconds from the start until the relative error first reached `target` (nil: never, or no target).
+    let secondsToTarget: Double?
+    let target: Double?
+    let iterations: Int
+    /// Median seconds per iteration after the first.
+    let secondsPerIteration: Double
+    let relativeError: Double
+    let missingFraction: Double
+    let threads: Int
+    let weights: [Double]
+}
+
+struct EnsembleTiming: Encodable {
+    let mode = "tca-ensemble"
+    let seconds: Double
+    let fits: Int
+    let threads: Int
+    /// Per rank: best error and mean similarity.
+    let summary: [[Double]]
+}
+
+/// `nfx-bench tca FILE DATASET …`: one CP fit timed in-process, without the HDF5 read and write. `--init FILE`
+/// reads starting factors /mode0, /mode1, /mode2 (dim × rank; the same start for every tool); `--missing F`
+/// hides a random fraction F of the entries (NaN) before the fit.
+func measureTCA(path: String, dataset: String, rank: Int, method: String, precision: String, initPath: String?,
+                maxIterations: Int, tolerance: Double, target: Double?, missing: Double,
+                threads: Int) throws -> TCATiming {
+    let array = try HDF5File.open(path).dataset(dataset).read(as: Double.self)
+    guard array.rank == 3 else { throw UsageError("\(dataset) must be units × time × trials") }
+    var data = array.elements
+    if missing > 0 {
+        var generator = SeededGenerator(seed: 99)
+        for index in data.indices where generator.uniform(in: 0..<1) < missing { data[index] = .nan }
+    }
+    var initialization = CPInitialization.random
+    if let initPath {
+        let start = try HDF5File.open(initPath)
+        initialization = .given(try (0..<3).map { Matrix(try start.dataset("/mode\($0)").read(as: Double.self)) })
+    }
+    BLASThreads.set(threads)
+    let options = CPOptions(rank: rank, method: CPMethod(rawValue: method) ?? .ncp, initialization: initialization,
+                            maxIterations: maxIterations, tolerance: tolerance, threads: threads)
+    var stamps: [(seconds: Double, error: Double)] = []
+    var started = Date()
+    let record: (CPProgress) -> Void = { stamps.append((Date().timeIntervalSince(started), $0.relativeError)) }
+    let fit: CPResult
+    if precision == "single" {
+        var single = data.map { Float($0) }
+        data = []
+        started = Date()
+        fit = try CPDecomposition.fit(&single, shape: array.shape, options: options, progress: record)
+    } else {
+        started = Date()
+        fit = try CPDecomposition.fit(&data, shape: array.shape, options: options, progress: record)
+    }
+    let total = Date().timeIntervalSince(started)
+    let perIteration = zip(stamps.dropFirst(), stamps).map { $0.seconds - $1.seconds }
+    return TCATiming(method: method, precision: precision, seconds: total,
+                     secondsToTarget: target.flatMap { target in stamps.first { $0.error <= target }?.seconds },
+                     target: target, iterations: fit.iterations,
+                     secondsPerIteration: perIteration.isEmpty ? total : median(perIteration),
+                     relativeError: fit.relativeError, missingFraction: missing, threads: threads, weights: fit.weights)
+}
+
+/// `nfx-bench tca-ensemble FILE DATASET --ranks A-B --replicates N`: the whole ensemble, timed in-process.
+func measureEnsemble(path: String, dataset: String, ranks: [Int], replicates: Int, maxIterations: Int,
+                     tolerance: Double, threads: Int) throws -> EnsembleTiming {
+    let array = try HDF5File.open(path).dataset(dataset).read(as: Double.self)
+    var data = array.elements
+    BLASThreads.set(threads)
+    var ensemble: CPEnsemble?
+    let elapsed = try seconds {
+        ensemble = try CPEnsembleFitting.fit(&data, shape: array.shape, method: CPOptions(
+            rank: 1, maxIterations: maxIterations, tolerance: tolerance), options: CPEnsembleOptions(
+            ranks: ranks, replicates: replicates, threads: threads))
+    }
+    return EnsembleTiming(seconds: elapsed, fits: ensemble!.fits.count, threads: threads,
+                          summary: ensemble!.summary.map { [Double($0.rank), $0.bestError, $0.meanSimilarity] })
+}
