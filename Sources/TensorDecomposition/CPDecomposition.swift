@@ -89,8 +89,8 @@ struct TensorScan {
 /// One iteration reads the tensor twice, the dimension-tree schedule (Phan, Tichavský & Cichocki 2013): with
 /// X viewed as an (I·J) × K matrix, Y = X·C is computed once and gives both the mode-0 MTTKRP
 /// (M0[i, r] = Σ_j Y[ij, r]·B[j, r]) and, after A is updated, the mode-1 MTTKRP (M1[j, r] = Σ_i A[i, r]·Y[ij, r]);
-/// the mode-2 MTTKRP is Xᵀ·(A ⊙ B). No unfolding is copied; the Khatri–Rao product A ⊙ B (I·J × rank) is the
-/// only large temporary.
+/// the mode-2 MTTKRP is Xᵀ·(A ⊙ B). No unfolding is copied; Y and the Khatri–Rao product A ⊙ B (I·J × rank each)
+/// are the only large temporaries. The GEMMs run on row blocks of X, one single-threaded BLAS call per block.
 struct CPState<T: FactorizationScalar> {
     let dims: [Int]
     let rank: Int
@@ -98,8 +98,10 @@ struct CPState<T: FactorizationScalar> {
     /// Transposed factors, rank × dims[n].
     var factors: [[T]]
     var grams: [[T]]
-    var Y: [T]
-    var khatriRao: [T]
+    /// Yᵀ = (X·C)ᵀ (rank × I·J) and A ⊙ B ((I·J) × rank), written by concurrent GEMMs on disjoint blocks.
+    let workspace: CPWorkspace<T>
+    private var Yshared: UnsafeMutablePointer<T> { workspace.Y }
+    private var KRshared: UnsafeMutablePointer<T> { workspace.khatriRao }
 
     init(X: UnsafeBufferPointer<T>, shape: [Int], options: CPOptions, dataNorm: Double) throws {
         dims = shape
@@ -107,8 +109,7 @@ struct CPState<T: FactorizationScalar> {
         self.options = options
         factors = try CPStart.factors(X, shape: shape, options: options, dataNorm: dataNorm)
         grams = []
-        Y = [T](repeating: 0, count: shape[0] * shape[1] * options.rank)
-        khatriRao = [T](repeating: 0, count: shape[0] * shape[1] * options.rank)
+        workspace = CPWorkspace(count: shape[0] * shape[1] * options.rank)
         for mode in 0..<3 { grams.append(try gram(factors[mode], length: dims[mode])) }
     }
 
@@ -122,26 +123,34 @@ struct CPState<T: FactorizationScalar> {
         let data = UnsafePointer(X.baseAddress!)
         for iteration in 1...options.maxIterations {
             // Pass 1: Y = X_(IJ×K) · C.
-            try factors[2].withUnsafeBufferPointer { C in
-                try Y.withUnsafeMutableBufferPointer { Y in
-                    try GenericBLAS.gemm(transposeA: false, transposeB: true, rows: I * J, columns: R, inner: K,
-                                         data, K, C.baseAddress!, K, Y.baseAddress!, R)
+            // Yᵀ (rank × I·J) = C ᵀ· X_(IJ×K)ᵀ, block by block of rows of X: the data-first orientation OpenBLAS
+            // runs fastest, and the layout in which both contractions read contiguous rows.
+            let (C, Yt, source) = (factors[2], Yshared, SharedPointer(data))
+            _ = try splitOverRows(I * J) { first, count in
+                try C.withUnsafeBufferPointer { C in
+                    try GenericBLAS.gemm(transposeA: false, transposeB: true, rows: R, columns: count, inner: K,
+                                         C.baseAddress!, K, source.pointer + first * K, K, Yt + first, I * J)
                 }
             }
-            let B = transpose(factors[1], rows: R, columns: J)
-            try update(mode: 0, numerator: contractOverTime(B: B))
+            let m0 = try contractOverTime(Bt: factors[1])
+            try update(mode: 0, numerator: m0)
+            let m1 = try contractOverUnits(At: factors[0])
+            try update(mode: 1, numerator: m1)
             let A = transpose(factors[0], rows: R, columns: I)
-            try update(mode: 1, numerator: contractOverUnits(A: A))
             // Pass 2: M2 = X_(IJ×K)ᵀ · (A ⊙ B), computed transposed: M2ᵀ = (A ⊙ B)ᵀ · X.
             let newB = transpose(factors[1], rows: R, columns: J)
-            fillKhatriRao(A: A, B: newB)
-            var M2t = [T](repeating: 0, count: R * K)
-            try khatriRao.withUnsafeBufferPointer { KR in
-                try M2t.withUnsafeMutableBufferPointer { M in
-                    try GenericBLAS.gemm(transposeA: true, transposeB: false, rows: R, columns: K, inner: I * J,
-                                         KR.baseAddress!, R, data, K, M.baseAddress!, K)
+            try fillKhatriRao(A: A, B: newB)
+            let KRblock = KRshared
+            let partials = try splitOverRows(I * J) { first, count -> [T] in
+                var partial = [T](repeating: 0, count: R * K)
+                try partial.withUnsafeMutableBufferPointer { M in
+                    try GenericBLAS.gemm(transposeA: true, transposeB: false, rows: R, columns: K, inner: count,
+                                         KRblock + first * R, R, source.pointer + first * K, K, M.baseAddress!, K)
                 }
+                return partial
             }
+            var M2t = partials[0]
+            for partial in partials.dropFirst() { for index in M2t.indices { M2t[index] += partial[index] } }
             try update(mode: 2, numerator: M2t)
 
             // ‖X̃ − model‖² = ‖X̃‖² − 2⟨M2, C⟩ + Σ (AᵀA ∘ BᵀB ∘ CᵀC): no model tensor is formed.
@@ -218,62 +227,87 @@ struct CPState<T: FactorizationScalar> {
         }
     }
 
-    /// M0ᵀ[r, i] = Σ_j Y[ij, r]·B[j, r] (B is J × rank).
-    private func contractOverTime(B: [T]) -> [T] {
+    /// M0ᵀ[r, i] = Σ_j Yᵀ[r, ij]·Bᵀ[r, j]: contiguous dot products, over blocks of components.
+    private func contractOverTime(Bt: [T]) throws -> [T] {
         let (I, J, R) = (dims[0], dims[1], rank)
-        var M = [T](repeating: 0, count: I * R)
-        Y.withUnsafeBufferPointer { Y in
-            B.withUnsafeBufferPointer { B in
-                M.withUnsafeMutableBufferPointer { M in
+        let Yt = Yshared
+        let blocks = try splitOverRows(R) { first, count -> [T] in
+            var M = [T](repeating: 0, count: count * I)
+            Bt.withUnsafeBufferPointer { Bt in
+                for r in first..<(first + count) {
+                    let b = Bt.baseAddress! + r * J
                     for i in 0..<I {
-                        let out = M.baseAddress! + i * R
-                        for j in 0..<J {
-                            let y = Y.baseAddress! + (i * J + j) * R, b = B.baseAddress! + j * R
-                            for r in 0..<R { out[r] += y[r] * b[r] }
+                        let y = Yt + r * I * J + i * J
+                        var sum: T = 0
+                        for j in 0..<J { sum += y[j] * b[j] }
+                        M[(r - first) * I + i] = sum
+                    }
+                }
+            }
+            return M
+        }
+        return Array(blocks.joined())
+    }
+
+    /// M1ᵀ[r, j] = Σ_i A[i, r]·Yᵀ[r, ij]: contiguous axpys, over blocks of components.
+    private func contractOverUnits(At: [T]) throws -> [T] {
+        let (I, J, R) = (dims[0], dims[1], rank)
+        let Yt = Yshared
+        let blocks = try splitOverRows(R) { first, count -> [T] in
+            var M = [T](repeating: 0, count: count * J)
+            At.withUnsafeBufferPointer { At in
+                M.withUnsafeMutableBufferPointer { M in
+                    for r in first..<(first + count) {
+                        let out = M.baseAddress! + (r - first) * J
+                        for i in 0..<I {
+                            let a = At[r * I + i], y = Yt + r * I * J + i * J
+                            for j in 0..<J { out[j] += a * y[j] }
                         }
                     }
                 }
             }
+            return M
         }
-        return transpose(M, rows: I, columns: R)
+        return Array(blocks.joined())
     }
 
-    /// M1ᵀ[r, j] = Σ_i A[i, r]·Y[ij, r] (A is I × rank).
-    private func contractOverUnits(A: [T]) -> [T] {
+    /// (A ⊙ B)[ij, r] = A[i, r]·B[j, r], over blocks of units.
+    private func fillKhatriRao(A: [T], B: [T]) throws {
         let (I, J, R) = (dims[0], dims[1], rank)
-        var M = [T](repeating: 0, count: J * R)
-        Y.withUnsafeBufferPointer { Y in
-            A.withUnsafeBufferPointer { A in
-                M.withUnsafeMutableBufferPointer { M in
-                    for i in 0..<I {
-                        let a = A.baseAddress! + i * R
-                        for j in 0..<J {
-                            let y = Y.baseAddress! + (i * J + j) * R, out = M.baseAddress! + j * R
-                            for r in 0..<R { out[r] += a[r] * y[r] }
-                        }
-                    }
-                }
-            }
-        }
-        return transpose(M, rows: J, columns: R)
-    }
-
-    /// (A ⊙ B)[ij, r] = A[i, r]·B[j, r].
-    private mutating func fillKhatriRao(A: [T], B: [T]) {
-        let (I, J, R) = (dims[0], dims[1], rank)
-        khatriRao.withUnsafeMutableBufferPointer { KR in
+        let KR = KRshared
+        _ = try splitOverRows(I) { first, count in
             A.withUnsafeBufferPointer { A in
                 B.withUnsafeBufferPointer { B in
-                    for i in 0..<I {
+                    for i in first..<(first + count) {
                         let a = A.baseAddress! + i * R
                         for j in 0..<J {
-                            let b = B.baseAddress! + j * R, out = KR.baseAddress! + (i * J + j) * R
+                            let b = B.baseAddress! + j * R, out = KR + (i * J + j) * R
                             for r in 0..<R { out[r] = a[r] * b[r] }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Runs `body` on a fixed number of row blocks of an (I·J)-row matrix, on up to `options.threads` threads
+    /// with single-threaded BLAS: OpenBLAS threads these skinny GEMMs poorly (measured ~1.5× slower than two
+    /// single-threaded halves). The blocks do not depend on the thread count, so neither do the results.
+    private func splitOverRows<Value>(_ rows: Int, _ body: @escaping (_ first: Int, _ count: Int) throws -> Value)
+        throws -> [Value] {
+        let blocks = min(4, max(1, rows))
+        let workers = min(options.threads, blocks)
+        let results = BlockResults<Value>(count: blocks)
+        let task = BlockTask(body: body)
+        withSingleThreadedBLAS {
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for block in stride(from: worker, to: blocks, by: workers) {
+                    let first = rows * block / blocks, end = rows * (block + 1) / blocks
+                    results.set(block, Result { try task.body(first, end - first) })
+                }
+            }
+        }
+        return try results.values.map { try $0!.get() }
     }
 
     /// Sets the missing entries to the model's values; returns the EM correction terms (see NMF's refill).
@@ -316,4 +350,40 @@ func transpose<T>(_ values: [T], rows: Int, columns: Int) -> [T] {
         for column in 0..<columns { result[column * rows + row] = values[row * columns + column] }
     }
     return result
+}
+
+/// The data pointer shared with the row-block workers, which only read it.
+struct SharedPointer<T>: @unchecked Sendable {
+    let pointer: UnsafePointer<T>
+    init(_ pointer: UnsafePointer<T>) { self.pointer = pointer }
+}
+
+/// The large scratch buffers of a CP fit, freed with the fit.
+final class CPWorkspace<T>: @unchecked Sendable {
+    let Y: UnsafeMutablePointer<T>
+    let khatriRao: UnsafeMutablePointer<T>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        Y = .allocate(capacity: max(1, count))
+        khatriRao = .allocate(capacity: max(1, count))
+    }
+
+    deinit {
+        Y.deallocate()
+        khatriRao.deallocate()
+    }
+}
+
+/// One result slot per row block, written by concurrent workers.
+final class BlockResults<Value>: @unchecked Sendable {
+    private(set) var values: [Result<Value, Error>?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: Result<Value, Error>) { values.withUnsafeMutableBufferPointer { $0[index] = value } }
+}
+
+/// A block body shared with the workers; it writes only its own rows.
+struct BlockTask<Value>: @unchecked Sendable {
+    let body: (Int, Int) throws -> Value
 }
