@@ -20,6 +20,10 @@ step "ensembles in the simulated recording (nfx factorize): the rank by cross-va
 "$nfx" compare "$demo/matrix.factorize.h5" "$demo/matrix.h5" | tail -1
 "$nfx" factorize "$demo/matrix.h5" -o "$demo/matrix.pca.h5" --force --method pca --rank 6
 
+step "components across trials in the simulated tensor (nfx tca): an ensemble over ranks, then the planted factors"
+"$nfx" tca "$demo/tensor.h5" -o "$demo/tensor.tca.h5" --force --ranks 2-6 --replicates 4
+"$nfx" compare "$demo/tensor.tca.h5" "$demo/tensor.h5"
+
 step "every fixed point of the simulated RNN (nfx fixedpoints), exact, then by random-restart search"
 "$nfx" fixedpoints "$demo/rnn.h5" -o "$demo/rnn.fixedpoints.h5" --force
 "$nfx" fixedpoints "$demo/rnn.h5" -o "$demo/rnn.search.h5" --force --method search --restarts 200 | head -1

@@ -6,6 +6,7 @@ import HDF5Kit
 import LinearAlgebra
 import NFXCore
 import NFXIO
+import TensorDecomposition
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,8 +53,9 @@ struct CompareCommand: ParsableCommand {
         switch command {
         case "deconvolve": try compareDeconvolution(resultFile)
         case "factorize": try compareFactorization()
+        case "tca": try compareTCA(resultFile)
         default:
-            throw NFXError.usage("\(result) comes from '\(command ?? "no nfx command")'; compare scores deconvolve and factorize results")
+            throw NFXError.usage("\(result) comes from '\(command ?? "no nfx command")'; compare scores deconvolve, factorize and tca results")
         }
     }
 
@@ -93,6 +95,42 @@ struct CompareCommand: ParsableCommand {
             print(String(format: "%9d  %5d  %6.3f  %6.3f", component, truthComponent, loading, activity))
         }
         print(String(format: "similarity %.4f (rank %d, true rank %d)", similarity, W.columns, trueW.columns))
+    }
+
+    /// A tca result against the planted /truth/factors/mode0..2 (their scale gives the true weights).
+    private func compareTCA(_ resultFile: HDF5File) throws {
+        let found = try TCAFits.readResult(resultFile, group: "")
+        let truthPath = InputSpec(parsing: truth).path
+        try InputLoader.checkReadableFile(truthPath)
+        let truthFile: HDF5File
+        do { truthFile = try HDF5File.open(truthPath) } catch let error as HDF5Error { throw NFXError(error) }
+        var planted: [Matrix] = []
+        while truthFile.contains("/truth/factors/mode\(planted.count)") {
+            planted.append(Matrix(try truthFile.dataset("/truth/factors/mode\(planted.count)").read(as: Double.self)))
+        }
+        guard planted.count == found.factors.count, zip(planted, found.factors).allSatisfy({ $0.rows == $1.rows }) else {
+            throw NFXError.data("\(truthPath) has no /truth/factors/mode0..\(found.factors.count - 1) matching \(result)'s shape \(found.factors.map(\.rows))")
+        }
+        let rank = planted[0].columns
+        var weights = [Double](repeating: 1, count: rank)
+        for mode in planted.indices {
+            for r in 0..<rank {
+                let norm = (0..<planted[mode].rows).reduce(0.0) { $0 + planted[mode][$1, r] * planted[mode][$1, r] }.squareRoot()
+                weights[r] *= norm
+                for i in 0..<planted[mode].rows { planted[mode][i, r] /= norm > 0 ? norm : 1 }
+            }
+        }
+        let similarity = KruskalSimilarity.score(factors: found.factors, weights: found.weights, factors: planted,
+                                                 weights: weights)
+        if json {
+            print(JSONValue.object([
+                "command": .string("compare"), "result": .string(result), "truth": .string(truthPath),
+                "similarity": .number(similarity), "rank": .integer(found.rank), "true_rank": .integer(rank),
+            ]).encoded)
+            return
+        }
+        print(String(format: "similarity %.4f (rank %d, true rank %d; Williams et al. 2018: factor cosines × weight agreement)",
+                     similarity, found.rank, rank))
     }
 
     private func compareDeconvolution(_ resultFile: HDF5File) throws {
