@@ -162,7 +162,7 @@ struct CPState<T: FactorizationScalar> {
             }
             var residual = dataSquares - 2 * inner + modelSquares
             if !missing.isEmpty {
-                let refill = refillMissing(X, missing: missing)
+                let refill = try refillMissing(X, missing: missing)
                 residual -= refill.squaredChange
                 dataSquares += refill.squaresChange
             }
@@ -311,23 +311,38 @@ struct CPState<T: FactorizationScalar> {
     }
 
     /// Sets the missing entries to the model's values; returns the EM correction terms (see NMF's refill).
+    /// The indices ascend, so a fibre (i, j, ·) changes rarely and is located by division only then; the
+    /// fixed blocks of indices run on the threads and their sums are added in order.
     private func refillMissing(_ X: UnsafeMutableBufferPointer<T>,
-                               missing: [Int]) -> (squaredChange: Double, squaresChange: Double) {
+                               missing: [Int]) throws -> (squaredChange: Double, squaresChange: Double) {
         let (J, K, R) = (dims[1], dims[2], rank)
         let A = transpose(factors[0], rows: R, columns: dims[0])
         let B = transpose(factors[1], rows: R, columns: J)
         let C = transpose(factors[2], rows: R, columns: K)
-        var squaredChange = 0.0, squaresChange = 0.0
-        for index in missing {
-            let i = index / (J * K), j = (index / K) % J, k = index % K
-            var value: T = 0
-            for r in 0..<R { value += A[i * R + r] * B[j * R + r] * C[k * R + r] }
-            let old = Double(X[index]), new = Double(value)
-            squaredChange += (old - new) * (old - new)
-            squaresChange += new * new - old * old
-            X[index] = value
+        let target = SharedMutablePointer(X.baseAddress!)
+        let parts = try splitOverRows(missing.count) { first, count -> (Double, Double) in
+            var squaredChange = 0.0, squaresChange = 0.0
+            var fibre = -1, fibreEnd = 0
+            var ab = [T](repeating: 0, count: R)
+            for position in first..<(first + count) {
+                let index = missing[position]
+                if index >= fibreEnd {
+                    fibre = index / K
+                    fibreEnd = (fibre + 1) * K
+                    let (i, j) = (fibre / J, fibre % J)
+                    for r in 0..<R { ab[r] = A[i * R + r] * B[j * R + r] }
+                }
+                let k = index - fibre * K
+                var value: T = 0
+                for r in 0..<R { value += ab[r] * C[k * R + r] }
+                let old = Double(target.pointer[index]), new = Double(value)
+                squaredChange += (old - new) * (old - new)
+                squaresChange += new * new - old * old
+                target.pointer[index] = value
+            }
+            return (squaredChange, squaresChange)
         }
-        return (squaredChange, squaresChange)
+        return (parts.reduce(0) { $0 + $1.0 }, parts.reduce(0) { $0 + $1.1 })
     }
 
     private func gram(_ factor: [T], length: Int) throws -> [T] {
@@ -356,6 +371,12 @@ func transpose<T>(_ values: [T], rows: Int, columns: Int) -> [T] {
 struct SharedPointer<T>: @unchecked Sendable {
     let pointer: UnsafePointer<T>
     init(_ pointer: UnsafePointer<T>) { self.pointer = pointer }
+}
+
+/// The tensor shared with the EM-fill workers, which write disjoint missing entries.
+struct SharedMutablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
 }
 
 /// The large scratch buffers of a CP fit, freed with the fit.
