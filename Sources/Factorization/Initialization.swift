@@ -26,7 +26,8 @@ enum NMFStart {
             let H = (0..<(k * n)).map { _ in T(scale * abs(generator.normal())) }
             return (Wt, H)
         case .nndsvd, .nndsvda:
-            let svd = try leadingSingularTriplets(X, rows: m, columns: n, rank: k, seed: options.seed)
+            let svd = try leadingSingularTriplets(X, rows: m, columns: n, rank: k, seed: options.seed,
+                                                 threads: options.threads)
             var (Wt, H) = nonnegativeDoubleSVD(svd, rank: k)
             if options.initialization == .nndsvda {
                 for index in Wt.indices where Wt[index] == 0 { Wt[index] = mean }
@@ -38,12 +39,12 @@ enum NMFStart {
 
     /// Exact SVD when the data is small, randomized otherwise (an initialisation need not be exact).
     static func leadingSingularTriplets<T: BLASScalar>(_ X: UnsafeBufferPointer<T>, rows m: Int, columns n: Int,
-                                                       rank: Int, seed: UInt64) throws -> TruncatedSVD {
+                                                       rank: Int, seed: UInt64, threads: Int) throws -> TruncatedSVD {
         if min(m, n) <= 200 {
             return try TruncatedSVD.exact(X, rows: m, columns: n, rank: rank, rowMeans: nil)
         }
         return try TruncatedSVD.randomized(X, rows: m, columns: n, rank: rank, rowMeans: nil, powerIterations: 2,
-                                           seed: seed)
+                                           seed: seed, threads: threads)
     }
 
     /// NNDSVD (Boutsidis & Gallopoulos 2008): each singular pair (u, v) is split into its positive and negative

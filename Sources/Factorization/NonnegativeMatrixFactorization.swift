@@ -108,13 +108,13 @@ struct HALSState<T: BLASScalar> {
         let p = options.penalties
         for iteration in 1...options.maxIterations {
             // W half-step: numerator X·Hᵀ, stored transposed.
-            try Self.product(H, X, transposeData: true, into: &HXt, rows: k, inner: n, columns: m, dataColumns: n,
-                             dataFirst: &dataFirst)
+            try Self.product(H, X, transposeData: true, into: &HXt, rows: k, inner: n, columns: m, dataRows: m,
+                             dataColumns: n, dataFirst: &dataFirst, threads: options.threads)
             try Self.update(&Wt, numerator: HXt, gram: HHt, rank: k, length: m, l1: T(p.l1W), l2: T(p.l2W), sweeps: innerW,
                             solver: options.solver, threads: options.threads, scratch: &scratch)
             // H half-step with the new W.
-            try Self.product(Wt, X, transposeData: false, into: &WtX, rows: k, inner: m, columns: n, dataColumns: n,
-                             dataFirst: &dataFirst)
+            try Self.product(Wt, X, transposeData: false, into: &WtX, rows: k, inner: m, columns: n, dataRows: m,
+                             dataColumns: n, dataFirst: &dataFirst, threads: options.threads)
             try gram(Wt, rows: k, length: m, into: &WtW)
             try Self.update(&H, numerator: WtX, gram: WtW, rank: k, length: n, l1: T(p.l1H), l2: T(p.l2H), sweeps: innerH,
                             solver: options.solver, threads: options.threads, scratch: &scratch)
@@ -158,12 +158,20 @@ struct HALSState<T: BLASScalar> {
     /// one its kernels stream rather than the one they pack.
     private static func product(_ factor: [T], _ X: UnsafeMutableBufferPointer<T>, transposeData: Bool,
                                 into result: inout [T], rows: Int, inner: Int, columns: Int,
-                                dataColumns n: Int, dataFirst: inout [T]) throws {
+                                dataRows m: Int, dataColumns n: Int, dataFirst: inout [T], threads: Int) throws {
         try factor.withUnsafeBufferPointer { a in
             try dataFirst.withUnsafeMutableBufferPointer { c in
-                try GenericBLAS.gemm(transposeA: !transposeData, transposeB: true, rows: columns, columns: rows,
-                                     inner: inner, UnsafePointer(X.baseAddress!), n, a.baseAddress!, inner,
-                                     c.baseAddress!, rows)
+                let data = UnsafePointer(X.baseAddress!)
+                if transposeData {
+                    // X·Hᵀ: m × k.
+                    try BlockedProducts.dataTimesFactor(data, rows: m, columns: n, factor: a.baseAddress!, width: rows,
+                                                        factorTransposed: true, into: c.baseAddress!, threads: threads)
+                } else {
+                    // Xᵀ·Wtᵀ: n × k.
+                    try BlockedProducts.transposedDataTimesFactor(data, rows: m, columns: n, factor: a.baseAddress!,
+                                                                  width: rows, factorTransposed: true,
+                                                                  into: c.baseAddress!, threads: threads)
+                }
             }
         }
         for component in 0..<rows {

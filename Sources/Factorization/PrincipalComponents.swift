@@ -107,7 +107,8 @@ public enum PrincipalComponents {
                     ? try TruncatedSVD.exact(UnsafeBufferPointer(X), rows: m, columns: n, rank: k, rowMeans: means)
                     : try TruncatedSVD.randomized(UnsafeBufferPointer(X), rows: m, columns: n, rank: k,
                                                   rowMeans: means, oversampling: options.oversampling,
-                                                  powerIterations: options.powerIterations, seed: options.seed)
+                                                  powerIterations: options.powerIterations, seed: options.seed,
+                                                  threads: options.threads)
                 var residual = centredSquares - svd.singularValues.reduce(0) { $0 + $1 * $1 }
                 var observedCentredSquares = centredSquares
                 if !missing.isEmpty {

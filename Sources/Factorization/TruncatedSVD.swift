@@ -33,22 +33,24 @@ struct TruncatedSVD {
     /// (X·B − μ·(1ᵀB)), so the centred matrix is never formed and memory stays at the input's size.
     static func randomized<T: BLASScalar>(_ X: UnsafeBufferPointer<T>, rows m: Int, columns n: Int, rank: Int,
                                           rowMeans: [Double]?, oversampling: Int = 10, powerIterations: Int,
-                                          seed: UInt64) throws -> TruncatedSVD {
+                                          seed: UInt64, threads: Int) throws -> TruncatedSVD {
         let width = min(rank + oversampling, min(m, n))
         var generator = SeededGenerator(seed: seed)
         var sketch = [T](repeating: 0, count: n * width)
         for index in sketch.indices { sketch[index] = T(generator.normal()) }
         var basis = try orthonormalBasis(Matrix(rows: m, columns: width,
-                                                elements: try multiplyRight(X, m, n, sketch, width, rowMeans)))
+                                                elements: try multiplyRight(X, m, n, sketch, width, rowMeans,
+                                                                                threads: threads)))
         for _ in 0..<powerIterations {
             let left = try orthonormalBasis(Matrix(rows: n, columns: width,
-                                                   elements: try multiplyLeftTransposed(X, m, n, basis, rowMeans)))
+                                                   elements: try multiplyLeftTransposed(X, m, n, basis, rowMeans,
+                                                                                            threads: threads)))
             basis = try orthonormalBasis(Matrix(rows: m, columns: width,
                                                 elements: try multiplyRight(X, m, n, left.elements.map { T($0) },
-                                                                            width, rowMeans)))
+                                                                            width, rowMeans, threads: threads)))
         }
         // B = Qᵀ·(X − μ1ᵀ), width × n; its SVD rotates Q into the leading left singular vectors.
-        let projectedT = try multiplyLeftTransposed(X, m, n, basis, rowMeans)
+        let projectedT = try multiplyLeftTransposed(X, m, n, basis, rowMeans, threads: threads)
         let projected = Matrix(rows: n, columns: width, elements: projectedT).transposed
         let (smallU, s, Vt) = try numerical { try svd(projected) }
         let U = try numerical { try multiply(basis, smallU) }
@@ -58,12 +60,14 @@ struct TruncatedSVD {
 
     /// (X − μ1ᵀ)·B for B n × width, as Float64.
     private static func multiplyRight<T: BLASScalar>(_ X: UnsafeBufferPointer<T>, _ m: Int, _ n: Int, _ B: [T],
-                                                     _ width: Int, _ rowMeans: [Double]?) throws -> [Double] {
+                                                     _ width: Int, _ rowMeans: [Double]?,
+                                                     threads: Int) throws -> [Double] {
         var product = [T](repeating: 0, count: m * width)
         try B.withUnsafeBufferPointer { b in
             try product.withUnsafeMutableBufferPointer { c in
-                try GenericBLAS.gemm(transposeA: false, transposeB: false, rows: m, columns: width, inner: n,
-                                     X.baseAddress!, n, b.baseAddress!, width, c.baseAddress!, width)
+                try BlockedProducts.dataTimesFactor(X.baseAddress!, rows: m, columns: n, factor: b.baseAddress!,
+                                                    width: width, factorTransposed: false, into: c.baseAddress!,
+                                                    threads: threads)
             }
         }
         var result = product.map { Double($0) }
@@ -77,14 +81,17 @@ struct TruncatedSVD {
 
     /// (X − μ1ᵀ)ᵀ·Q for Q m × width, as Float64 (n × width).
     private static func multiplyLeftTransposed<T: BLASScalar>(_ X: UnsafeBufferPointer<T>, _ m: Int, _ n: Int,
-                                                              _ Q: Matrix, _ rowMeans: [Double]?) throws -> [Double] {
+                                                              _ Q: Matrix, _ rowMeans: [Double]?,
+                                                              threads: Int) throws -> [Double] {
         let width = Q.columns
         let q = Q.elements.map { T($0) }
         var product = [T](repeating: 0, count: n * width)
         try q.withUnsafeBufferPointer { q in
             try product.withUnsafeMutableBufferPointer { c in
-                try GenericBLAS.gemm(transposeA: true, transposeB: false, rows: n, columns: width, inner: m,
-                                     X.baseAddress!, n, q.baseAddress!, width, c.baseAddress!, width)
+                try BlockedProducts.transposedDataTimesFactor(X.baseAddress!, rows: m, columns: n,
+                                                              factor: q.baseAddress!, width: width,
+                                                              factorTransposed: false, into: c.baseAddress!,
+                                                              threads: threads)
             }
         }
         var result = product.map { Double($0) }
