@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "FixedPoints", dependencies: ["NFXCore", "LinearAlgebra"]),
         .target(name: "Deconvolution", dependencies: ["NFXCore"]),
         .target(name: "Factorization", dependencies: ["NFXCore", "LinearAlgebra"]),
+        .target(name: "SparseCoding", dependencies: ["NFXCore", "LinearAlgebra"]),
         .target(name: "TensorDecomposition", dependencies: ["NFXCore", "LinearAlgebra", "Factorization"]),
         .target(name: "Simulation", dependencies: ["NFXCore", "LinearAlgebra", "FixedPoints"]),
 
@@ -55,6 +56,8 @@ let package = Package(
                                                                 "NFXCore"]),
         .testTarget(name: "TensorDecompositionTests", dependencies: ["TensorDecomposition", "Factorization",
                                                                       "Simulation", "LinearAlgebra", "NFXCore"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "SparseCodingTests", dependencies: ["SparseCoding", "Simulation", "LinearAlgebra", "NFXCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "LinearAlgebra", "NFXCore", "FixedPoints"]),
         .testTarget(name: "nfxTests", dependencies: ["nfx", "HDF5Kit", "NFXCore"]),

@@ -68,3 +68,8 @@ echo "bench: deconvolution"
 echo "bench: factorization"
 "$VENV/bin/python" Scripts/bench/factorize.py --nfx "$NFX" --nfx-bench "$NFX_BENCH" --data "$DATA" \
     --output docs/benchmarks.md
+# Appends the "Tensor component analysis" section (makes its own tensors; tensortools and TensorLy run under
+# threadpool_limits(2)).
+echo "bench: tensor component analysis"
+"$VENV/bin/python" Scripts/bench/tca.py --nfx "$NFX" --nfx-bench "$NFX_BENCH" --data "$DATA" \
+    --output docs/benchmarks.md
