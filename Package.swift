@@ -28,7 +28,10 @@ let package = Package(
         .target(name: "FixedPoints", dependencies: ["NFXCore", "LinearAlgebra"]),
         .target(name: "Deconvolution", dependencies: ["NFXCore"]),
         .target(name: "Factorization", dependencies: ["NFXCore", "LinearAlgebra"]),
-        .target(name: "SparseCoding", dependencies: ["NFXCore", "LinearAlgebra"]),
+        // Optimised in debug builds too: its convolution loops run ~30× slower unoptimised, which would make the
+        // dictionary-learning tests take minutes.
+        .target(name: "SparseCoding", dependencies: ["NFXCore", "LinearAlgebra"],
+                swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "TensorDecomposition", dependencies: ["NFXCore", "LinearAlgebra", "Factorization"]),
         .target(name: "Simulation", dependencies: ["NFXCore", "LinearAlgebra", "FixedPoints"]),
 
@@ -36,7 +39,7 @@ let package = Package(
         .executableTarget(name: "nfx", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO", "Simulation", "FixedPoints", "Deconvolution",
-            "Factorization", "TensorDecomposition",
+            "Factorization", "TensorDecomposition", "SparseCoding",
         ]),
         // Measures the machine's floors (DGEMM, memory bandwidth, HDF5 I/O) for `make bench`.
         .executableTarget(name: "nfx-bench", dependencies: ["NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO",

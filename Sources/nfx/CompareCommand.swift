@@ -6,6 +6,7 @@ import HDF5Kit
 import LinearAlgebra
 import NFXCore
 import NFXIO
+import SparseCoding
 import TensorDecomposition
 
 struct CompareCommand: ParsableCommand {
@@ -42,6 +43,9 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Width of the correlation bins in seconds.")
     var bin: Double = 0.04
 
+    @Flag(help: "cdl-train: a filter learned with the opposite sign also matches (signed codes).")
+    var signAware = false
+
     @Flag(help: "Print one JSON line instead of the table.")
     var json = false
 
@@ -54,8 +58,9 @@ struct CompareCommand: ParsableCommand {
         case "deconvolve": try compareDeconvolution(resultFile)
         case "factorize": try compareFactorization()
         case "tca": try compareTCA(resultFile)
+        case "cdl-train": try compareFilters()
         default:
-            throw NFXError.usage("\(result) comes from '\(command ?? "no nfx command")'; compare scores deconvolve, factorize and tca results")
+            throw NFXError.usage("\(result) comes from '\(command ?? "no nfx command")'; compare scores deconvolve, factorize, tca and cdl-train results")
         }
     }
 
@@ -131,6 +136,37 @@ struct CompareCommand: ParsableCommand {
         }
         print(String(format: "similarity %.4f (rank %d, true rank %d; Williams et al. 2018: factor cosines × weight agreement)",
                      similarity, found.rank, rank))
+    }
+
+    /// Learned filters against the planted /truth/waveforms: best normalised cross-correlation over shifts,
+    /// filters paired with waveforms by an optimal assignment.
+    private func compareFilters() throws {
+        let load = { (path: String, dataset: String) throws -> NDArray<Double> in
+            try InputLoader.load(InputSpec(path: path, dataset: dataset), requirements: InputRequirements(
+                rank: 3, axesDescription: "count × channels × samples", allowsNaN: false, timeAxis: .last)).array
+        }
+        let truthPath = InputSpec(parsing: truth).path
+        let filters = try load(result, "/filters"), waveforms = try load(truthPath, "/truth/waveforms")
+        guard filters.shape[1] == waveforms.shape[1] else {
+            throw NFXError.data("\(result) has \(filters.shape[1]) channels but \(truthPath) has \(waveforms.shape[1])")
+        }
+        let dictionary = ConvolutionalDictionary(filters: filters.shape[0], channels: filters.shape[1],
+                                                 length: filters.shape[2], weights: filters.elements)
+        let match = FilterMatching.match(dictionary, waveforms: waveforms.elements, units: waveforms.shape[0],
+                                         waveformLength: waveforms.shape[2], signAware: signAware)
+        if json {
+            print(JSONValue.object([
+                "command": .string("compare"), "result": .string(result), "truth": .string(truthPath),
+                "scores": .array(match.scores.map { .number($0) }), "worst": .number(match.worst),
+                "filter_for_unit": .array(match.filterForWaveform.map { $0.map { .integer($0) } ?? .null }),
+            ]).encoded)
+            return
+        }
+        print("unit  filter  match")
+        for (unit, score) in match.scores.enumerated() {
+            print(String(format: "%4d  %6@  %5.3f", unit, match.filterForWaveform[unit].map { "\($0)" } ?? "-", score))
+        }
+        print(String(format: "worst unit %.4f (max normalised cross-correlation over shifts)", match.worst))
     }
 
     private func compareDeconvolution(_ resultFile: HDF5File) throws {

@@ -1,0 +1,140 @@
+import Dispatch
+import Foundation
+import LinearAlgebra
+import NFXCore
+
+/// Convolutional dictionary learning: min over filters h (‖h_c‖ ≤ 1) and sparse codes x of
+/// ½‖y − Σ_c h_c ∗ x_c‖² + λ‖x‖₁ for a recording y (channels × samples).
+public enum DictionaryLearning {
+    public static func learn(recording y: [Double], channels: Int, samples: Int,
+                             options: DictionaryLearningOptions) throws -> DictionaryLearningResult {
+        try validate(options, samples: samples)
+        precondition(y.count == channels * samples, "learn: \(y.count) values for \(channels) × \(samples)")
+        let sigma = noiseLevel(y)
+        let lambda = options.lambda ?? 3.5 * sigma
+        var dictionary = DictionaryStart.filters(y, channels: channels, samples: samples, options: options,
+                                                 noiseLevel: sigma)
+        let windows = Windows(samples: samples, length: options.length,
+                              windowLength: options.windowLength ?? max(4096, 32 * options.length))
+        switch options.method {
+        case .altmin:
+            return AlternatingMinimization.learn(y, channels: channels, samples: samples, start: dictionary,
+                                                 windows: windows, lambda: lambda, options: options, noiseLevel: sigma)
+        case .crsae:
+            dictionary.projectOntoUnitBall(exactly: true)
+            throw DictionaryLearningError.invalidOption(flag: "--method", message: "--method crsae is not built yet; use --method altmin")
+        }
+    }
+
+    static func validate(_ options: DictionaryLearningOptions, samples: Int) throws {
+        guard options.filters >= 1 else {
+            throw DictionaryLearningError.invalidOption(flag: "--filters", message: "--filters must be at least 1, got \(options.filters)")
+        }
+        guard options.length >= 2 else {
+            throw DictionaryLearningError.invalidOption(flag: "--filter-length", message: "--filter-length must be at least 2, got \(options.length)")
+        }
+        guard samples >= options.length else {
+            throw DictionaryLearningError.recordingTooShort(samples: samples, length: options.length)
+        }
+        guard options.maxIterations >= 1 else {
+            throw DictionaryLearningError.invalidOption(flag: "--max-iter", message: "--max-iter must be at least 1, got \(options.maxIterations)")
+        }
+        if let lambda = options.lambda, !(lambda >= 0 && lambda.isFinite) {
+            throw DictionaryLearningError.invalidOption(flag: "--lambda", message: "--lambda must be ≥ 0, got \(lambda)")
+        }
+        if let window = options.windowLength, window < options.length {
+            throw DictionaryLearningError.invalidOption(flag: "--window", message: "--window must be at least the filter length \(options.length), got \(window)")
+        }
+    }
+
+    /// Robust noise σ: the median absolute deviation from the median / 0.6745, which spikes barely move.
+    public static func noiseLevel(_ y: [Double]) -> Double {
+        guard !y.isEmpty else { return 0 }
+        let sorted = y.sorted()
+        let median = sorted[sorted.count / 2]
+        let deviations = y.map { abs($0 - median) }.sorted()
+        return deviations[deviations.count / 2] / 0.6745
+    }
+
+    /// Unit-norm filters sorted by usage.
+    static func finalized(_ dictionary: ConvolutionalDictionary, usage: [Double]) -> ConvolutionalDictionary {
+        var normalized = dictionary
+        normalized.projectOntoUnitBall(exactly: true)
+        let order = (0..<dictionary.filters).sorted { usage[$0] > usage[$1] || (usage[$0] == usage[$1] && $0 < $1) }
+        let size = dictionary.channels * dictionary.length
+        let weights = order.flatMap { normalized.weights[($0 * size)..<(($0 + 1) * size)] }
+        return ConvolutionalDictionary(filters: dictionary.filters, channels: dictionary.channels,
+                                       length: dictionary.length, weights: weights)
+    }
+}
+
+/// Consecutive, non-overlapping windows of a recording. A spike that straddles two windows is coded in neither
+/// (each window's codes must place whole filters inside it); with windows of ≥ 32 filter lengths that loses
+/// about 3 % of the spikes, which learning tolerates.
+struct Windows {
+    let ranges: [Range<Int>]
+
+    init(samples: Int, length: Int, windowLength: Int) {
+        let size = max(windowLength, length)
+        var ranges: [Range<Int>] = []
+        var start = 0
+        while start < samples {
+            var end = min(samples, start + size)
+            // A last window shorter than a filter joins the previous one.
+            if samples - end < length { end = samples }
+            ranges.append(start..<end)
+            start = end
+        }
+        self.ranges = ranges
+    }
+
+    /// Window `index` of y (channels × samples), channels × its length.
+    func slice(_ y: [Double], channels: Int, samples: Int, _ index: Int) -> [Double] {
+        let range = ranges[index]
+        var out: [Double] = []
+        out.reserveCapacity(channels * range.count)
+        for k in 0..<channels { out += y[(k * samples + range.lowerBound)..<(k * samples + range.upperBound)] }
+        return out
+    }
+}
+
+/// The non-zero entries of one window's codes: kept instead of dense codes, so memory grows with the spikes.
+struct SparseCodes: Sendable {
+    var filters: [Int32] = []
+    var positions: [Int32] = []
+    var values: [Double] = []
+
+    init() {}
+
+    init(dense: [Double], filters: Int, positions M: Int) {
+        for c in 0..<filters {
+            for s in 0..<M where dense[c * M + s] != 0 {
+                self.filters.append(Int32(c))
+                self.positions.append(Int32(s))
+                values.append(dense[c * M + s])
+            }
+        }
+    }
+
+    func dense(filters: Int, positions M: Int) -> [Double] {
+        var x = [Double](repeating: 0, count: filters * M)
+        for index in values.indices { x[Int(self.filters[index]) * M + Int(positions[index])] = values[index] }
+        return x
+    }
+}
+
+/// Runs `body` for every index on `threads` threads and returns the results in index order.
+func concurrentMap<Value>(_ count: Int, threads: Int, _ body: @escaping @Sendable (Int) -> Value) -> [Value] {
+    let slots = Slots<Value>(count: count)
+    let workers = max(1, min(threads, count))
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        for index in stride(from: worker, to: count, by: workers) { slots.set(index, body(index)) }
+    }
+    return slots.values.map { $0! }
+}
+
+final class Slots<Value>: @unchecked Sendable {
+    private(set) var values: [Value?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: Value) { values.withUnsafeMutableBufferPointer { $0[index] = value } }
+}
