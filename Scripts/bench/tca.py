@@ -489,6 +489,50 @@ def bench_planted(nfx, folder):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Other work during the run
+
+
+# Above this share of all cores' time spent on other work during the run, the section carries a warning.
+OTHER_WORK_WARNING = 0.10
+
+
+class RunConditions:
+    """What else happened while the benchmark ran (a build on this machine slows it down and rewrites nfx): the CPU
+    time the rest of the machine used — all cores' busy time from /proc/stat minus the CPU time of this process and
+    of its children, which it has all waited for (os.times) — and whether the binaries changed."""
+
+    def __init__(self, binaries):
+        self.binaries = {path: self._stamp(path) for path in binaries}
+        self.start = self._sample()
+
+    @staticmethod
+    def _stamp(path):
+        try:
+            return os.stat(path).st_mtime_ns
+        except OSError:
+            return None
+
+    @staticmethod
+    def _sample():
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+        total = sum(fields[:8])
+        busy = total - fields[3] - fields[4]
+        own = os.times()
+        return busy, total, own.user + own.system + own.children_user + own.children_system
+
+    def finish(self):
+        """(share of all cores' time used by other work, binaries that changed during the run)."""
+        busy0, total0, own0 = self.start
+        busy1, total1, own1 = self._sample()
+        ticks = os.sysconf("SC_CLK_TCK")
+        other = max(0.0, (busy1 - busy0) / ticks - (own1 - own0))
+        share = other / ((total1 - total0) / ticks) if total1 > total0 else 0.0
+        changed = [path for path, stamp in self.binaries.items() if self._stamp(path) != stamp]
+        return share, changed
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # The section
 
 
@@ -746,7 +790,7 @@ def runs_table(a, e):
     return benchlib.markdown_table(["measurement", "seconds", "seconds to target", "ms per iteration"], rows)
 
 
-def notes_for(a, b, e, busy_start, busy_end, cores, versions):
+def notes_for(a, b, e, busy_start, busy_end, cores, versions, conditions):
     openblas = {name: value for name, value in sorted(os.environ.items()) if name.startswith("OPENBLAS_")}
     m, n, k = a["shape"]
     tt_ncp, tl_ncp, tt_cp, tl_cp = a["tt_ncp"], a["tl_ncp"], a["tt_cp"], a["tl_cp"]
@@ -849,7 +893,17 @@ def notes_for(a, b, e, busy_start, busy_end, cores, versions):
         f"{benchlib._git_commit()} (the Machine section above may come from an earlier run when this script is run "
         "alone).",
     ]
-    return notes + benchlib.load_notes(busy_start, busy_end, cores, THREADS)
+    other, changed = conditions
+    notes += benchlib.load_notes(busy_start, busy_end, cores, THREADS)
+    notes.append(f"Other work used {other:.0%} of all cores' time over the whole run (/proc/stat busy time minus the "
+                 "CPU time of this script and its children).")
+    if other > OTHER_WORK_WARNING:
+        notes.append("**Warning: other work ran during the benchmark (e.g. a build); the times may be slow and "
+                     "noisy.**")
+    if changed:
+        notes.append(f"**Warning: {', '.join(changed)} changed during the run (rebuilt): the rows may come from two "
+                     "builds.**")
+    return notes
 
 
 def render(a, b, e, notes, versions):
@@ -922,12 +976,14 @@ def main():
     cores = benchlib.usable_cores()
     versions = versions_of(args.nfx)
     busy_start = benchlib.cpu_busy()
+    conditions = RunConditions([args.nfx, nfx_bench])
     a, X = bench_dense(args.nfx, nfx_bench, args.data, QUICK_SHAPE if args.quick else FULL_SHAPE, args.quick)
     del X
     e = bench_ensembles(nfx_bench, args.data, a)
     b = bench_planted(args.nfx, args.data)
+    finished = conditions.finish()
     busy_end = benchlib.cpu_busy()
-    notes = notes_for(a, b, e, busy_start, busy_end, cores, versions)
+    notes = notes_for(a, b, e, busy_start, busy_end, cores, versions, finished)
     benchlib.replace_section(args.output, SECTION, render(a, b, e, notes, versions))
     print(f"wrote the {SECTION[3:]} section of {args.output}")
     ncp, cp = a["ncp"], a["cp"]
@@ -935,7 +991,8 @@ def main():
           f"{fs(ncp.to_target)}, {per_iteration(ncp.per_iteration)}; cp: tensortools {fs(a['tt_cp'].seconds)}, nfx to "
           f"E {fs(cp.to_target)}; planted similarity nfx {b['nfx']['similarity']:.4f}, tensortools "
           f"{b['tt']['similarity']:.4f}, TensorLy {b['tl']['similarity']:.4f}; ensemble wrote rank "
-          f"{b['sweep']['chosen']}")
+          f"{b['sweep']['chosen']}; other work {finished[0]:.0%} of the cores"
+          + (f"; CHANGED DURING THE RUN: {', '.join(finished[1])}" if finished[1] else ""))
 
 
 if __name__ == "__main__":

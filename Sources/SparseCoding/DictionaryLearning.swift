@@ -22,7 +22,8 @@ public enum DictionaryLearning {
                                                  windows: windows, lambda: lambda, options: options, noiseLevel: sigma)
         case .crsae:
             dictionary.projectOntoUnitBall(exactly: true)
-            throw DictionaryLearningError.invalidOption(flag: "--method", message: "--method crsae is not built yet; use --method altmin")
+            return CRsAETraining.learn(y, channels: channels, samples: samples, start: dictionary, windows: windows,
+                                       lambda: lambda, options: options, noiseLevel: sigma)
         }
     }
 

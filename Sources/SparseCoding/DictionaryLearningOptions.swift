@@ -32,13 +32,15 @@ public struct DictionaryLearningOptions: Sendable {
     public var windowLength: Int?
     /// Spike-triggered start: threshold in noise σ.
     public var detectionThreshold: Double
+    /// CRsAE: unrolled FISTA steps of the encoder.
+    public var unrolledSteps: Int
     public var seed: UInt64
     public var threads: Int
 
     public init(filters: Int, length: Int, method: DictionaryLearningMethod = .altmin, lambda: Double? = nil,
                 nonnegative: Bool = true, initialization: DictionaryInitialization = .spikeTriggered,
                 maxIterations: Int = 30, tolerance: Double = 1e-4, windowLength: Int? = nil,
-                detectionThreshold: Double = 4, seed: UInt64 = 0, threads: Int = 2) {
+                detectionThreshold: Double = 4, unrolledSteps: Int = 30, seed: UInt64 = 0, threads: Int = 2) {
         self.filters = filters
         self.length = length
         self.method = method
@@ -49,6 +51,7 @@ public struct DictionaryLearningOptions: Sendable {
         self.tolerance = tolerance
         self.windowLength = windowLength
         self.detectionThreshold = detectionThreshold
+        self.unrolledSteps = max(1, unrolledSteps)
         self.seed = seed
         self.threads = max(1, threads)
     }

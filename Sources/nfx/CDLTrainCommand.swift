@@ -13,7 +13,8 @@ struct CDLTrainCommand: ParsableCommand {
         y ≈ Σ_c h_c ∗ x_c: the recording (channels × samples) as a sum of a few multichannel waveforms h_c placed at \
         sparse times x_c. Minimises ½‖y − Hx‖² + λ‖x‖₁ with ‖h_c‖ ≤ 1; codes are non-negative (each waveform keeps its \
         sign). --method altmin alternates FISTA sparse coding of every window with the exact constrained \
-        least-squares filter update. Filters start from spike-triggered k-means (threshold crossings at \
+        least-squares filter update; --method crsae (experimental) trains the filters by Adam through a T-step \
+        unrolled FISTA encoder. Filters start from spike-triggered k-means (threshold crossings at \
         --detection-threshold σ) or random data windows. λ defaults to 3.5 σ, σ the median absolute deviation / \
         0.6745. Output: /filters (filters × channels × length, unit norm, most used first), /objective.
 
@@ -31,7 +32,7 @@ struct CDLTrainCommand: ParsableCommand {
     @Option(help: "Filter length in samples (cover a whole spike: ~3–4 ms).")
     var filterLength: Int = 45
 
-    @Option(help: "altmin (alternating minimisation).")
+    @Option(help: "altmin (alternating minimisation, the default) or crsae (unrolled FISTA encoder trained by Adam; experimental: it does not reach altmin's accuracy yet).")
     var method: String = "altmin"
 
     @Option(help: "L1 penalty λ in data units (default 3.5 × the noise σ).")
@@ -49,6 +50,9 @@ struct CDLTrainCommand: ParsableCommand {
     @Option(help: "Stop when the objective changes by less than this fraction between iterations.")
     var tol: Double = 1e-4
 
+    @Option(help: "crsae: unrolled FISTA steps of the encoder.")
+    var unrolledSteps: Int = 30
+
     @Option(help: "Samples per window (recordings are coded window by window).")
     var window: Int?
 
@@ -57,8 +61,8 @@ struct CDLTrainCommand: ParsableCommand {
     func validate() throws {
         guard filters >= 1 else { throw ValidationError("--filters must be at least 1, got \(filters)") }
         guard filterLength >= 2 else { throw ValidationError("--filter-length must be at least 2, got \(filterLength)") }
-        guard method == "altmin" else {
-            throw ValidationError("--method must be altmin (crsae is not built yet), got '\(method)'")
+        guard DictionaryLearningMethod(rawValue: method) != nil else {
+            throw ValidationError("--method must be crsae or altmin, got '\(method)'")
         }
         guard ["spike-triggered", "random"].contains(initialization) else {
             throw ValidationError("--initialization must be spike-triggered or random, got '\(initialization)'")
@@ -79,9 +83,10 @@ struct CDLTrainCommand: ParsableCommand {
             rank: 2, axesDescription: "channels × samples", allowsNaN: false, timeAxis: input.timeAxis))
         let (channels, samples) = (loaded.array.shape[0], loaded.array.shape[1])
         let settings = DictionaryLearningOptions(
-            filters: filters, length: filterLength, method: .altmin, lambda: lambda,
+            filters: filters, length: filterLength, method: DictionaryLearningMethod(rawValue: method)!, lambda: lambda,
             initialization: initialization == "random" ? .randomWindows : .spikeTriggered, maxIterations: maxIter,
-            tolerance: tol, windowLength: window, detectionThreshold: detectionThreshold, seed: options.seed,
+            tolerance: tol, windowLength: window, detectionThreshold: detectionThreshold, unrolledSteps: unrolledSteps,
+            seed: options.seed,
             threads: options.threadCount)
         let result: DictionaryLearningResult
         do {

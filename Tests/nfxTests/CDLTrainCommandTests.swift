@@ -24,8 +24,8 @@ final class CDLTrainCommandTests: CommandTestCase {
         XCTAssertEqual(try NFXExecutable.run(["simulate", "ephys", "-o", path("e.h5"), "--quiet"]).status, 0)
         assertError(try NFXExecutable.run(["cdl-train", path("e.h5"), "--filters", "0"]), code: 64,
                     command: "nfx cdl-train", mentions: "--filters")
-        assertError(try NFXExecutable.run(["cdl-train", path("e.h5"), "--method", "crsae"]), code: 64,
-                    command: "nfx cdl-train", mentions: "crsae")
+        assertError(try NFXExecutable.run(["cdl-train", path("e.h5"), "--method", "ksvd"]), code: 64,
+                    command: "nfx cdl-train", mentions: "--method")
         assertError(try NFXExecutable.run(["cdl-train", path("e.h5"), "--filter-length", "400000"]), code: 65,
                     command: "nfx cdl-train", mentions: "fewer than the filter length")
         XCTAssertEqual(try contents(), ["e.h5"])
