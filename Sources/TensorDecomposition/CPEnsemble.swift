@@ -75,10 +75,20 @@ public struct CPEnsemble: Sendable {
         fits.filter { $0.rank == rank }.min { $0.result.relativeError < $1.result.relativeError }
     }
 
-    /// The largest rank whose replicates agree (mean similarity ≥ `threshold`, default 0.95): where the similarity plot of
-    /// Williams et al. stops being flat at 1, more components stop being reproducible.
+    /// The largest rank whose replicates agree (mean similarity ≥ `threshold`, default 0.95): where the
+    /// similarity plot of Williams et al. stops being flat at 1, more components stop being reproducible.
     public func largestStableRank(threshold: Double = 0.95) -> Int? {
         summary.filter { $0.meanSimilarity >= threshold }.map(\.rank).max()
+    }
+
+    /// The rank to report when none is asked for, reading the two plots of Williams et al. together: among the
+    /// stable ranks (see `largestStableRank`), the smallest whose best error is within `errorTolerance`
+    /// (relative, default 3 %) of the largest stable rank's. A component that splits off noise can be
+    /// reproducible, but it lowers the error by only a few per cent; a real one lowers it by more.
+    public func selectedRank(threshold: Double = 0.95, errorTolerance: Double = 0.03) -> Int? {
+        guard let largest = largestStableRank(threshold: threshold),
+              let reference = summary.first(where: { $0.rank == largest })?.bestError else { return nil }
+        return summary.first { $0.meanSimilarity >= threshold && $0.bestError <= (1 + errorTolerance) * reference }?.rank
     }
 }
 

@@ -34,7 +34,7 @@ struct TCACommand: ParsableCommand {
     @Option(help: "ncp (non-negative, HALS; the default) or cp (unconstrained, ALS).")
     var method: String = "ncp"
 
-    @Option(help: "Number of components (with --ranks: the rank written as /factors, default the largest stable one).")
+    @Option(help: "Number of components (with --ranks: the rank written as /factors; default chosen from similarity and error).")
     var rank: Int?
 
     @Option(help: ArgumentHelp("Fit an ensemble over these ranks, e.g. 1-12.", valueName: "A-B"))
@@ -149,7 +149,7 @@ struct TCACommand: ParsableCommand {
         var collected: [CPEnsembleFit] = []
         for path in summarize { collected += try TCAFits.readEnsemble(path) }
         let ensemble = CPEnsemble(fits: collected)
-        let chosen = rank ?? ensemble.largestStableRank() ?? ensemble.summary.first?.rank
+        let chosen = rank ?? ensemble.selectedRank() ?? ensemble.summary.first?.rank
         guard let chosen, let best = ensemble.best(rank: chosen) else {
             throw NFXError.usage("--rank \(rank ?? 0) is not among the ensembles' ranks \(ensemble.summary.map(\.rank))")
         }
@@ -212,7 +212,7 @@ struct TCACommand: ParsableCommand {
                 CPEnsembleOptions(ranks: try ensembleRanks(), replicates: replicates, seed: options.seed,
                                   threads: options.threadCount)) { reporter.progress("tca: fitting \($0)") }
             reporter.progress("tca: ensemble done", done: true)
-            let chosen = rank ?? ensemble.largestStableRank() ?? ensemble.summary[0].rank
+            let chosen = rank ?? ensemble.selectedRank() ?? ensemble.summary[0].rank
             guard let best = ensemble.best(rank: chosen) else {
                 throw NFXError.usage("--rank \(chosen) is not in --ranks \(ranks!)")
             }
@@ -243,7 +243,7 @@ struct TCACommand: ParsableCommand {
         if let ranks {
             provenance.record("ranks", ranks)
             provenance.record("replicates", replicates)
-            provenance.record("rank_selected_by", rank == nil ? "largest rank with similarity >= 0.95" : "--rank")
+            provenance.record("rank_selected_by", rank == nil ? "smallest stable rank (similarity >= 0.95) within 3% of the largest stable rank's error" : "--rank")
         }
     }
 

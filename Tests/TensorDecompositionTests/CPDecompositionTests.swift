@@ -212,6 +212,7 @@ final class CPEnsembleTests: XCTestCase {
         let summary = ensemble.summary
         XCTAssertEqual(summary.map(\.rank), [1, 2, 3, 4, 5])
         XCTAssertGreaterThan(summary[2].meanSimilarity, 0.99, "\(summary)")
+        XCTAssertEqual(ensemble.selectedRank(), 3, "\(summary)")
         XCTAssertLessThan(summary[2].bestError, summary[1].bestError)
         // Sequential (one thread) and concurrent ensembles are the same fits.
         var again = planted.data
