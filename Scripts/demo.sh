@@ -14,6 +14,8 @@ step "ground truth for every analysis (nfx simulate)"
 "$nfx" simulate calcium -o "$demo/calcium.h5" --force --neurons 20 --frames 3000
 "$nfx" simulate ephys   -o "$demo/ephys.h5"   --force --channels 4 --units 3 --duration 10
 "$nfx" simulate rnn     -o "$demo/rnn.h5"     --force --units 60 --rank 2
+"$nfx" simulate ephys   -o "$demo/spikes.h5"  --force --channels 1 --units 3 --duration 10 --sampling-rate 10000 \
+    --firing-rate 30 --noise 1 --amplitude 10 --waveform-duration 0.003
 
 step "ensembles in the simulated recording (nfx factorize): the rank by cross-validation, then the planted factors"
 "$nfx" factorize "$demo/matrix.h5" -o "$demo/matrix.factorize.h5" --force --ranks 3-9 --replicates 3
@@ -23,6 +25,10 @@ step "ensembles in the simulated recording (nfx factorize): the rank by cross-va
 step "components across trials in the simulated tensor (nfx tca): an ensemble over ranks, then the planted factors"
 "$nfx" tca "$demo/tensor.h5" -o "$demo/tensor.tca.h5" --force --ranks 2-6 --replicates 4
 "$nfx" compare "$demo/tensor.tca.h5" "$demo/tensor.h5"
+
+step "spike waveforms learned from the 1-channel recording (nfx cdl-train), matched to the planted ones"
+"$nfx" cdl-train "$demo/spikes.h5" -o "$demo/spikes.cdl-train.h5" --force --filters 3 --filter-length 45
+"$nfx" compare "$demo/spikes.cdl-train.h5" "$demo/spikes.h5"
 
 step "every fixed point of the simulated RNN (nfx fixedpoints), exact, then by random-restart search"
 "$nfx" fixedpoints "$demo/rnn.h5" -o "$demo/rnn.fixedpoints.h5" --force

@@ -124,7 +124,7 @@ struct HALSState<T: BLASScalar> {
             var residual = dataSquares - 2 * innerProduct(WtX, H) + innerProduct(WtW, HHt)
             if !missing.isEmpty {
                 // Re-fill for the next iteration; the squared change corrects X̃'s residual to the masked one.
-                let W = transpose(Wt, rows: k, columns: m), Ht = transpose(H, rows: k, columns: n)
+                let W = transposeRowMajor(Wt, rows: k, columns: m), Ht = transposeRowMajor(H, rows: k, columns: n)
                 let refill = missing.refill(X, W: W, Ht: Ht, rank: k, threads: options.threads)
                 residual -= refill.squaredChange
                 dataSquares += refill.squaresChange
@@ -219,12 +219,3 @@ func innerProduct<T: BLASScalar>(_ a: [T], _ b: [T]) -> Double {
     return sum
 }
 
-/// The transpose of a row-major rows × columns array.
-func transpose<T>(_ values: [T], rows: Int, columns: Int) -> [T] {
-    guard let first = values.first else { return [] }
-    var result = [T](repeating: first, count: values.count)
-    for row in 0..<rows {
-        for column in 0..<columns { result[column * rows + row] = values[row * columns + column] }
-    }
-    return result
-}

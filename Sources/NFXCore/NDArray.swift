@@ -115,3 +115,20 @@ public func checkedElementCount(_ shape: [Int]) -> Int? {
 public func describeShape(_ shape: [Int]) -> String {
     shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: " × ")
 }
+
+/// The transpose of a row-major rows × columns array (columns × rows). Inlinable so that the element loop is
+/// specialised in the hot loops that call it (factor layouts in NMF and CP).
+@inlinable
+public func transposeRowMajor<T>(_ values: [T], rows: Int, columns: Int) -> [T] {
+    precondition(values.count == rows * columns, "transposeRowMajor: \(values.count) values for \(rows) × \(columns)")
+    guard let first = values.first else { return [] }
+    var result = [T](repeating: first, count: values.count)
+    values.withUnsafeBufferPointer { source in
+        result.withUnsafeMutableBufferPointer { target in
+            for row in 0..<rows {
+                for column in 0..<columns { target[column * rows + row] = source[row * columns + column] }
+            }
+        }
+    }
+    return result
+}

@@ -1,3 +1,4 @@
+import Foundation
 import LinearAlgebra
 import NFXCore
 
@@ -14,18 +15,21 @@ enum AlternatingMinimization {
         var codes = [SparseCodes](repeating: SparseCodes(), count: windows.ranges.count)
         var objective: [Double] = []
         var converged = false
+        var lastExact: Double?
         let recording = y
-        for _ in 0..<options.maxIterations {
+        for iteration in 0..<options.maxIterations {
             let current = dictionary, previousCodes = codes
+            // Coding accuracy grows with the iterations (continuation): early filters are rough, so coding them
+            // exactly is wasted; from the fourth iteration on, codes are solved to 1e-4.
+            let codingTolerance = max(1e-4, 1e-2 * pow(0.2, Double(iteration)))
             let step = SparseCoder.lipschitzBound(current)
             let coded = concurrentMap(windows.ranges.count, threads: options.threads) { w -> WindowStatistics in
                 let range = windows.ranges[w]
                 let window = windows.slice(recording, channels: K, samples: N, w)
                 let M = current.codeLength(samples: range.count)
                 let result = SparseCoder.encode(current, recording: window, samples: range.count, options:
-                    // Inexact coding is enough between filter updates (warm starts carry the progress over).
                     SparseCodingOptions(lambda: lambda, nonnegative: options.nonnegative, maxIterations: 200,
-                                        tolerance: 1e-4),
+                                        tolerance: codingTolerance),
                     lipschitz: step, start: previousCodes[w].values.isEmpty ? nil : previousCodes[w].dense(filters: C, positions: M))
                 let sparse = SparseCodes(dense: result.codes, filters: C, positions: M)
                 return WindowStatistics(codes: sparse, window: window, samples: range.count, channels: K, filters: C,
@@ -40,11 +44,15 @@ enum AlternatingMinimization {
                 for index in b.indices { b[index] += window.b[index] }
             }
             dictionary = updateFilters(dictionary, A: A, b: b)
-            let previous = objective.last
             objective.append(value)
-            if let previous, abs(previous - value) <= options.tolerance * max(abs(previous), .leastNormalMagnitude) {
-                converged = true
-                break
+            // The objective of inexact codes is not comparable across iterations: compare exact ones only.
+            if codingTolerance <= 1e-4 {
+                if let previous = lastExact,
+                   abs(previous - value) <= options.tolerance * max(abs(previous), .leastNormalMagnitude) {
+                    converged = true
+                    break
+                }
+                lastExact = value
             }
         }
         var usage = [Double](repeating: 0, count: C)

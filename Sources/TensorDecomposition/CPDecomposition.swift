@@ -136,9 +136,9 @@ struct CPState<T: FactorizationScalar> {
             try update(mode: 0, numerator: m0)
             let m1 = try contractOverUnits(At: factors[0])
             try update(mode: 1, numerator: m1)
-            let A = transpose(factors[0], rows: R, columns: I)
+            let A = transposeRowMajor(factors[0], rows: R, columns: I)
             // Pass 2: M2 = X_(IJ×K)ᵀ · (A ⊙ B), computed transposed: M2ᵀ = (A ⊙ B)ᵀ · X.
-            let newB = transpose(factors[1], rows: R, columns: J)
+            let newB = transposeRowMajor(factors[1], rows: R, columns: J)
             try fillKhatriRao(A: A, B: newB)
             let KRblock = KRshared
             let partials = try splitOverRows(I * J) { first, count -> [T] in
@@ -184,7 +184,7 @@ struct CPState<T: FactorizationScalar> {
             }
         }
         let (sorted, weights) = CPNormalization.normalizedAndSorted(
-            factors.enumerated().map { mode, factor in transpose(factor, rows: R, columns: dims[mode]).map { Double($0) } },
+            factors.enumerated().map { mode, factor in transposeRowMajor(factor, rows: R, columns: dims[mode]).map { Double($0) } },
             dims: dims, rank: R, signFix: options.method == .cp)
         return CPResult(factors: sorted, weights: weights, objective: objective, relativeErrors: relativeErrors,
                         iterations: objective.count, converged: converged)
@@ -316,9 +316,9 @@ struct CPState<T: FactorizationScalar> {
     private func refillMissing(_ X: UnsafeMutableBufferPointer<T>,
                                missing: [Int]) throws -> (squaredChange: Double, squaresChange: Double) {
         let (J, K, R) = (dims[1], dims[2], rank)
-        let A = transpose(factors[0], rows: R, columns: dims[0])
-        let B = transpose(factors[1], rows: R, columns: J)
-        let C = transpose(factors[2], rows: R, columns: K)
+        let A = transposeRowMajor(factors[0], rows: R, columns: dims[0])
+        let B = transposeRowMajor(factors[1], rows: R, columns: J)
+        let C = transposeRowMajor(factors[2], rows: R, columns: K)
         let target = SharedMutablePointer(X.baseAddress!)
         let parts = try splitOverRows(missing.count) { first, count -> (Double, Double) in
             var squaredChange = 0.0, squaresChange = 0.0
@@ -357,15 +357,6 @@ struct CPState<T: FactorizationScalar> {
     }
 }
 
-/// The transpose of a row-major rows × columns array.
-func transpose<T>(_ values: [T], rows: Int, columns: Int) -> [T] {
-    guard let first = values.first else { return [] }
-    var result = [T](repeating: first, count: values.count)
-    for row in 0..<rows {
-        for column in 0..<columns { result[column * rows + row] = values[row * columns + column] }
-    }
-    return result
-}
 
 /// The data pointer shared with the row-block workers, which only read it.
 struct SharedPointer<T>: @unchecked Sendable {

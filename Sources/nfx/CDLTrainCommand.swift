@@ -38,7 +38,8 @@ struct CDLTrainCommand: ParsableCommand {
     @Option(help: "L1 penalty λ in data units (default 3.5 × the noise σ).")
     var lambda: Double?
 
-    @Option(help: "Start: spike-triggered (k-means of threshold-crossing snippets) or random (data windows).")
+    @Option(name: .customLong("init"),
+            help: "Start: spike-triggered (k-means of threshold-crossing snippets) or random (data windows).")
     var initialization: String = "spike-triggered"
 
     @Option(help: "Spike-triggered start: detection threshold in noise σ.")
@@ -65,7 +66,7 @@ struct CDLTrainCommand: ParsableCommand {
             throw ValidationError("--method must be crsae or altmin, got '\(method)'")
         }
         guard ["spike-triggered", "random"].contains(initialization) else {
-            throw ValidationError("--initialization must be spike-triggered or random, got '\(initialization)'")
+            throw ValidationError("--init must be spike-triggered or random, got '\(initialization)'")
         }
         if let lambda, !(lambda >= 0 && lambda.isFinite) { throw ValidationError("--lambda must be ≥ 0, got \(lambda)") }
         guard detectionThreshold > 0 else { throw ValidationError("--detection-threshold must be positive") }

@@ -115,14 +115,7 @@ struct FactorizeCommand: ParsableCommand {
     /// --ranks "A-B" or "A" as an ascending list.
     func sweepRanks() throws -> [Int] {
         guard let ranks else { return [] }
-        let parts = ranks.split(separator: "-", omittingEmptySubsequences: false).map {
-            Int($0.trimmingCharacters(in: .whitespaces))
-        }
-        guard (1...2).contains(parts.count), let low = parts.first ?? nil, let high = parts.last ?? nil,
-              low >= 1, low <= high else {
-            throw ValidationError("--ranks takes A-B with 1 ≤ A ≤ B (e.g. 2-20), got '\(ranks)'")
-        }
-        return Array(low...high)
+        return try parseRankRange(ranks, example: "2-20")
     }
 
     func run() throws {
@@ -164,22 +157,8 @@ struct FactorizeCommand: ParsableCommand {
     /// Returns the amount subtracted by --shift-min.
     private func prepareForNMF(_ data: inout [Double], name: String) throws -> Double? {
         guard chosenMethod == "nmf" else { return nil }
-        if clip {
-            for index in data.indices where data[index] < 0 { data[index] = 0 }
-            return nil
-        }
-        if shiftMin {
-            let minimum = data.lazy.filter { !$0.isNaN }.min() ?? 0
-            for index in data.indices { data[index] -= minimum }
-            return minimum
-        }
-        do {
-            try NonnegativeMatrixFactorization.checkNonnegative(data)
-        } catch let FactorizationError.negativeEntries(count, minimum) {
-            throw NFXError.data("\(name): NMF needs non-negative data, but \(count) entries are negative (minimum \(minimum))",
-                                hint: "pass --shift-min (subtract the minimum) or --clip (set negative entries to 0), or use --method pca")
-        }
-        return nil
+        return try NonnegativeInput(clip: clip, shiftMin: shiftMin).prepare(&data, name: name, method: "NMF",
+                                                                            alternative: "--method pca")
     }
 
     private func classify(_ error: FactorizationError, name: String) -> NFXError {

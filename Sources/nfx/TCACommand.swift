@@ -97,14 +97,7 @@ struct TCACommand: ParsableCommand {
 
     func ensembleRanks() throws -> [Int] {
         guard let ranks else { return [] }
-        let parts = ranks.split(separator: "-", omittingEmptySubsequences: false).map {
-            Int($0.trimmingCharacters(in: .whitespaces))
-        }
-        guard (1...2).contains(parts.count), let low = parts.first ?? nil, let high = parts.last ?? nil,
-              low >= 1, low <= high else {
-            throw ValidationError("--ranks takes A-B with 1 ≤ A ≤ B (e.g. 1-12), got '\(ranks)'")
-        }
-        return Array(low...high)
+        return try parseRankRange(ranks, example: "1-12")
     }
 
     func run() throws {
@@ -164,26 +157,8 @@ struct TCACommand: ParsableCommand {
 
     private func prepareForNCP(_ data: inout [Double], name: String) throws -> Double? {
         guard chosenMethod == .ncp else { return nil }
-        if clip {
-            for index in data.indices where data[index] < 0 { data[index] = 0 }
-            return nil
-        }
-        if shiftMin {
-            let minimum = data.lazy.filter { !$0.isNaN }.min() ?? 0
-            for index in data.indices { data[index] -= minimum }
-            return minimum
-        }
-        var count = 0
-        var minimum = Double.infinity
-        for value in data where value < 0 {
-            count += 1
-            minimum = min(minimum, value)
-        }
-        if count > 0 {
-            throw NFXError.data("\(name): non-negative CP needs data ≥ 0, but \(count) entries are negative (minimum \(minimum))",
-                                hint: "pass --shift-min (subtract the minimum) or --clip (set negative entries to 0), or use --method cp")
-        }
-        return nil
+        return try NonnegativeInput(clip: clip, shiftMin: shiftMin).prepare(&data, name: name, method: "non-negative CP",
+                                                                            alternative: "--method cp")
     }
 
     private func classify(_ error: TensorDecompositionError, name: String) -> NFXError {
