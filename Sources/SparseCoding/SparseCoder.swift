@@ -130,7 +130,7 @@ public enum SparseCoder {
                 }
             }
             swap(&previous, &x)
-            var change = 0.0, norm = 0.0
+            var change = 0.0, norm = 0.0, restartTest = 0.0
             for index in 0..<size {
                 let v = z[index] - gradient[index] / step
                 let shrunk: Double
@@ -142,7 +142,11 @@ public enum SparseCoder {
                 x[index] = shrunk
                 change += (shrunk - previous[index]) * (shrunk - previous[index])
                 norm += shrunk * shrunk
+                restartTest += (z[index] - shrunk) * (shrunk - previous[index])
             }
+            // Adaptive restart (O'Donoghue & Candès 2015): when the step turns against the momentum, drop it.
+            // It removes FISTA's oscillations, which on sparse codes otherwise cost most of the iterations.
+            if restartTest > 0 { t = 1 }
             let nextT = (1 + (1 + 4 * t * t).squareRoot()) / 2
             let momentum = (t - 1) / nextT
             for index in 0..<size { z[index] = x[index] + momentum * (x[index] - previous[index]) }

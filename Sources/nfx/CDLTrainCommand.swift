@@ -12,8 +12,8 @@ struct CDLTrainCommand: ParsableCommand {
         discussion: """
         y ≈ Σ_c h_c ∗ x_c: the recording (channels × samples) as a sum of a few multichannel waveforms h_c placed at \
         sparse times x_c. Minimises ½‖y − Hx‖² + λ‖x‖₁ with ‖h_c‖ ≤ 1; codes are non-negative (each waveform keeps its \
-        sign). --method altmin alternates FISTA sparse coding of every window with the exact constrained \
-        least-squares filter update; --method crsae (experimental) trains the filters by Adam through a T-step \
+        sign). --method altmin alternates sparse coding of every window (locally greedy coordinate descent) with the \
+        exact constrained least-squares filter update; --method crsae (experimental) trains the filters by Adam through a T-step \
         unrolled FISTA encoder. Filters start from spike-triggered k-means (threshold crossings at \
         --detection-threshold σ) or random data windows. λ defaults to 3.5 σ, σ the median absolute deviation / \
         0.6745. Output: /filters (filters × channels × length, unit norm, most used first), /objective.

@@ -103,6 +103,12 @@ final class SparseCoderTests: XCTestCase {
             XCTAssertEqual(result.objective.last!, item.objective, accuracy: 1e-9 * item.objective)
             for (ours, theirs) in zip(result.codes, item.codes) { XCTAssertEqual(ours, theirs, accuracy: 1e-5) }
             if item.nonnegative { XCTAssertTrue(result.codes.allSatisfy { $0 >= 0 }) }
+            // Locally greedy coordinate descent reaches the same optimum.
+            let greedy = LocallyGreedyCoordinateDescent.encode(dictionary, recording: item.recording, samples: item.samples,
+                options: SparseCodingOptions(lambda: item.lambda, nonnegative: item.nonnegative, maxIterations: 100_000,
+                                             tolerance: 1e-12))
+            XCTAssertEqual(greedy.objective.last!, item.objective, accuracy: 1e-9 * item.objective)
+            for (ours, theirs) in zip(greedy.codes, item.codes) { XCTAssertEqual(ours, theirs, accuracy: 1e-5) }
         }
     }
 
