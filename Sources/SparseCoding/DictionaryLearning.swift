@@ -11,9 +11,13 @@ public enum DictionaryLearning {
         try validate(options, samples: samples)
         precondition(y.count == channels * samples, "learn: \(y.count) values for \(channels) × \(samples)")
         let sigma = noiseLevel(y)
-        let lambda = options.lambda ?? 3.5 * sigma
         var dictionary = DictionaryStart.filters(y, channels: channels, samples: samples, options: options,
                                                  noiseLevel: sigma)
+        var lambda = options.lambda ?? 3.5 * sigma
+        if let fraction = options.lambdaFraction {
+            lambda = fraction * SparseCoder.lambdaMax(dictionary, recording: y, samples: samples,
+                                                      nonnegative: options.nonnegative)
+        }
         let windows = Windows(samples: samples, length: options.length,
                               windowLength: options.windowLength ?? max(4096, 32 * options.length))
         switch options.method {
@@ -42,6 +46,9 @@ public enum DictionaryLearning {
         }
         if let lambda = options.lambda, !(lambda >= 0 && lambda.isFinite) {
             throw DictionaryLearningError.invalidOption(flag: "--lambda", message: "--lambda must be ≥ 0, got \(lambda)")
+        }
+        if let fraction = options.lambdaFraction, !(fraction > 0 && fraction.isFinite) {
+            throw DictionaryLearningError.invalidOption(flag: "--lambda-fraction", message: "--lambda-fraction must be positive, got \(fraction)")
         }
         if let window = options.windowLength, window < options.length {
             throw DictionaryLearningError.invalidOption(flag: "--window", message: "--window must be at least the filter length \(options.length), got \(window)")

@@ -22,6 +22,8 @@ public struct DictionaryLearningOptions: Sendable {
     public var method: DictionaryLearningMethod
     /// The L1 penalty; nil: 3.5 × the noise σ (median absolute deviation of the recording / 0.6745).
     public var lambda: Double?
+    /// Alternatively λ as a fraction of λ_max = max Hᵀy for the starting filters (1 gives all-zero codes).
+    public var lambdaFraction: Double?
     public var nonnegative: Bool
     public var initialization: DictionaryInitialization
     /// Outer iterations (altmin) or epochs (crsae).
@@ -45,6 +47,7 @@ public struct DictionaryLearningOptions: Sendable {
         self.length = length
         self.method = method
         self.lambda = lambda
+        self.lambdaFraction = nil
         self.nonnegative = nonnegative
         self.initialization = initialization
         self.maxIterations = maxIterations

@@ -38,6 +38,12 @@ struct CDLTrainCommand: ParsableCommand {
     @Option(help: "L1 penalty λ in data units (default 3.5 × the noise σ).")
     var lambda: Double?
 
+    @Option(help: "λ as a fraction of λ_max = max Hᵀy for the starting filters (instead of --lambda).")
+    var lambdaFraction: Double?
+
+    @Flag(help: "Signed codes (a waveform may appear with either sign); default non-negative.")
+    var signedCodes = false
+
     @Option(name: .customLong("init"),
             help: "Start: spike-triggered (k-means of threshold-crossing snippets) or random (data windows).")
     var initialization: String = "spike-triggered"
@@ -69,6 +75,10 @@ struct CDLTrainCommand: ParsableCommand {
             throw ValidationError("--init must be spike-triggered or random, got '\(initialization)'")
         }
         if let lambda, !(lambda >= 0 && lambda.isFinite) { throw ValidationError("--lambda must be ≥ 0, got \(lambda)") }
+        if let lambdaFraction, !(lambdaFraction > 0 && lambdaFraction.isFinite) {
+            throw ValidationError("--lambda-fraction must be positive, got \(lambdaFraction)")
+        }
+        if lambda != nil && lambdaFraction != nil { throw ValidationError("give --lambda or --lambda-fraction, not both") }
         guard detectionThreshold > 0 else { throw ValidationError("--detection-threshold must be positive") }
         guard maxIter >= 1 else { throw ValidationError("--max-iter must be at least 1, got \(maxIter)") }
         guard tol >= 0 && tol.isFinite else { throw ValidationError("--tol must be ≥ 0, got \(tol)") }
@@ -83,12 +93,14 @@ struct CDLTrainCommand: ParsableCommand {
         let loaded = try InputLoader.load(spec, requirements: InputRequirements(
             rank: 2, axesDescription: "channels × samples", allowsNaN: false, timeAxis: input.timeAxis))
         let (channels, samples) = (loaded.array.shape[0], loaded.array.shape[1])
-        let settings = DictionaryLearningOptions(
+        var settings = DictionaryLearningOptions(
             filters: filters, length: filterLength, method: DictionaryLearningMethod(rawValue: method)!, lambda: lambda,
+            nonnegative: !signedCodes,
             initialization: initialization == "random" ? .randomWindows : .spikeTriggered, maxIterations: maxIter,
             tolerance: tol, windowLength: window, detectionThreshold: detectionThreshold, unrolledSteps: unrolledSteps,
             seed: options.seed,
             threads: options.threadCount)
+        settings.lambdaFraction = lambdaFraction
         let result: DictionaryLearningResult
         do {
             result = try DictionaryLearning.learn(recording: loaded.array.elements, channels: channels, samples: samples,
@@ -105,6 +117,8 @@ struct CDLTrainCommand: ParsableCommand {
         provenance.record("filter_length", filterLength)
         provenance.record("method", method)
         provenance.record("lambda", result.lambda)
+        if let lambdaFraction { provenance.record("lambda_fraction", lambdaFraction) }
+        provenance.record("signed_codes", signedCodes ? 1 : 0)
         provenance.record("noise_sigma", result.noiseLevel)
         provenance.record("initialization", initialization)
         provenance.record("detection_threshold", detectionThreshold)

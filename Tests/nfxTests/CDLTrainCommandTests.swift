@@ -28,6 +28,8 @@ final class CDLTrainCommandTests: CommandTestCase {
                     command: "nfx cdl-train", mentions: "--method")
         assertError(try NFXExecutable.run(["cdl-train", path("e.h5"), "--filter-length", "400000"]), code: 65,
                     command: "nfx cdl-train", mentions: "fewer than the filter length")
+        assertError(try NFXExecutable.run(["cdl-train", path("e.h5"), "--lambda", "1", "--lambda-fraction", "0.1"]),
+                    code: 64, command: "nfx cdl-train", mentions: "--lambda-fraction")
         XCTAssertEqual(try contents(), ["e.h5"])
     }
 }
