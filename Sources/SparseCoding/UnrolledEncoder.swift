@@ -119,7 +119,7 @@ struct UnrolledEncoder {
 /// CRsAE training: Adam on the filters over shuffled minibatches of windows, every filter projected to unit
 /// norm after every step, L recomputed from the filters once per epoch.
 enum CRsAETraining {
-    static let learningRate = 0.01
+    static let learningRate = 0.001
     static let batchWindows = 8
 
     static func learn(_ y: [Double], channels K: Int, samples N: Int, start: ConvolutionalDictionary,
