@@ -73,3 +73,7 @@ echo "bench: factorization"
 echo "bench: tensor component analysis"
 "$VENV/bin/python" Scripts/bench/tca.py --nfx "$NFX" --nfx-bench "$NFX_BENCH" --data "$DATA" \
     --output docs/benchmarks.md
+# Appends the "Convolutional dictionary learning" section (simulates its own recordings; nfx, SPORCO and alphacsc all
+# run on one thread).
+echo "bench: convolutional dictionary learning"
+"$VENV/bin/python" Scripts/bench/cdl.py --nfx "$NFX" --data "$DATA" --output docs/benchmarks.md
