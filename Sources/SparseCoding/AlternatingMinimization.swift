@@ -44,7 +44,11 @@ enum AlternatingMinimization {
             dictionary = updateFilters(dictionary, A: A, b: b)
             let previous = objective.last
             objective.append(value)
-            if let previous, abs(previous - value) <= options.tolerance * max(abs(previous), .leastNormalMagnitude) {
+            // Stop when an iteration's decrease is a small fraction of the decrease so far. Relative to the
+            // objective itself it would not do: on a long recording the objective is mostly the noise's energy,
+            // which no filter can explain, and it changes by a tiny fraction while the filters are still moving.
+            if let previous, let first = objective.first,
+               previous - value <= options.tolerance * max(first - value, .leastNormalMagnitude) {
                 converged = true
                 break
             }

@@ -28,7 +28,8 @@ public struct DictionaryLearningOptions: Sendable {
     public var initialization: DictionaryInitialization
     /// Outer iterations (altmin) or epochs (crsae).
     public var maxIterations: Int
-    /// Stop when the objective changes by less than this fraction between iterations.
+    /// altmin: stop when an iteration lowers the objective by less than this fraction of its decrease since the
+    /// first iteration; crsae: when the epoch's loss changes by less than this fraction of itself.
     public var tolerance: Double
     /// Samples per window: recordings are coded window by window, never as one full-length code matrix.
     public var windowLength: Int?
@@ -41,7 +42,7 @@ public struct DictionaryLearningOptions: Sendable {
 
     public init(filters: Int, length: Int, method: DictionaryLearningMethod = .altmin, lambda: Double? = nil,
                 nonnegative: Bool = true, initialization: DictionaryInitialization = .spikeTriggered,
-                maxIterations: Int = 30, tolerance: Double = 1e-4, windowLength: Int? = nil,
+                maxIterations: Int = 30, tolerance: Double = 1e-3, windowLength: Int? = nil,
                 detectionThreshold: Double = 4, unrolledSteps: Int = 30, seed: UInt64 = 0, threads: Int = 2) {
         self.filters = filters
         self.length = length

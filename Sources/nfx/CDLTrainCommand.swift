@@ -54,8 +54,8 @@ struct CDLTrainCommand: ParsableCommand {
     @Option(help: "Outer iterations at most (exactly this many with --tol 0).")
     var maxIter: Int = 30
 
-    @Option(help: "Stop when the objective changes by less than this fraction between iterations.")
-    var tol: Double = 1e-4
+    @Option(help: "Stop when an iteration lowers the objective by less than this fraction of its decrease so far (crsae: of the loss).")
+    var tol: Double = 1e-3
 
     @Option(help: "crsae: unrolled FISTA steps of the encoder.")
     var unrolledSteps: Int = 30
