@@ -147,6 +147,15 @@ def _git_commit():
     return commit + (" + uncommitted changes" if dirty else "")
 
 
+def package_version(name):
+    """The installed version of a Python distribution, or "not installed"."""
+    import importlib.metadata
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def numpy_blas():
     """numpy's BLAS as threadpoolctl sees it: library, version, the CPU kernel it chose, thread count."""
     import numpy  # noqa: F401  (loads the BLAS so threadpoolctl can find it)

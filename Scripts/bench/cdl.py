@@ -15,7 +15,6 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUM
     os.environ[_name] = "1"
 
 import argparse
-import importlib.metadata
 import statistics
 import subprocess
 import time
@@ -401,13 +400,7 @@ def notes_for(r, versions, busy_start, busy_end, cores):
 def versions_of(nfx):
     import scipy
 
-    def version(name):
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
-    return {"sporco": version("sporco"), "alphacsc": version("alphacsc"), "numba": version("numba"),
+    return {"sporco": benchlib.package_version("sporco"), "alphacsc": benchlib.package_version("alphacsc"), "numba": benchlib.package_version("numba"),
             "numpy": np.__version__, "scipy": scipy.__version__, "blas": benchlib.numpy_blas(),
             "nfx": benchlib._command_output([nfx, "--version"])}
 

@@ -16,7 +16,6 @@ first.
 import argparse
 import dataclasses
 import datetime
-import importlib.metadata
 import json
 import os
 import re
@@ -948,13 +947,7 @@ def render(a, b, e, notes, versions):
 def versions_of(nfx):
     import scipy
 
-    def version(name):
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
-    return {"tensortools": version("tensortools"), "tensorly": version("tensorly"), "numba": version("numba"),
+    return {"tensortools": benchlib.package_version("tensortools"), "tensorly": benchlib.package_version("tensorly"), "numba": benchlib.package_version("numba"),
             "numpy": np.__version__, "scipy": scipy.__version__, "blas": benchlib.numpy_blas(),
             "nfx": benchlib._command_output([nfx, "--version"])}
 

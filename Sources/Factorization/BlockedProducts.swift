@@ -1,5 +1,6 @@
 import Dispatch
 import LinearAlgebra
+import NFXCore
 
 /// Products of a large data matrix X (m × n, row-major) with a skinny factor, as one single-threaded GEMM per
 /// fixed row block of X on up to `threads` threads.
@@ -46,7 +47,7 @@ enum BlockedProducts {
     private static func run(rows: Int, threads: Int,
                             _ body: @escaping @Sendable (_ block: Int, _ first: Int, _ count: Int) throws -> Void) throws {
         let workers = max(1, min(threads, blocks))
-        let failures = ChunkResults<Error>(count: blocks)
+        let failures = ConcurrentSlots<Error>(count: blocks)
         withSingleThreadedBLAS {
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 for block in stride(from: worker, to: blocks, by: workers) {

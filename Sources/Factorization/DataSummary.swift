@@ -1,5 +1,6 @@
 import Dispatch
 import LinearAlgebra
+import NFXCore
 
 /// Everything the fits need to know about the data before they start, gathered in one parallel pass: the missing
 /// (NaN) entries, each row's observed count, sum and sum of squares, and the negative entries NMF refuses.
@@ -32,7 +33,7 @@ struct DataSummary {
 
     init<T: BLASScalar>(_ X: UnsafeBufferPointer<T>, rows: Int, columns: Int, threads: Int) {
         let chunks = max(1, min(threads, rows))
-        let partials = ChunkResults<RowRangeSummary>(count: chunks)
+        let partials = ConcurrentSlots<RowRangeSummary>(count: chunks)
         let shared = SharedData(base: X.baseAddress!)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             let first = rows * chunk / chunks, end = rows * (chunk + 1) / chunks
@@ -88,11 +89,4 @@ private struct RowRangeSummary {
 /// The data pointer shared with concurrent workers, which only read it.
 private struct SharedData<T>: @unchecked Sendable {
     let base: UnsafePointer<T>
-}
-
-/// One result slot per concurrent worker.
-final class ChunkResults<Value>: @unchecked Sendable {
-    private(set) var values: [Value?]
-    init(count: Int) { values = [Value?](repeating: nil, count: count) }
-    func set(_ slot: Int, _ value: Value) { values.withUnsafeMutableBufferPointer { $0[slot] = value } }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import LinearAlgebra
+import NFXCore
 
 /// The NaN entries of a data matrix, fitted by majorization–minimization: before each iteration every missing
 /// entry is set to the current model's value, and one update of the complete-data objective is taken.
@@ -57,7 +58,7 @@ struct MissingEntries {
         let chunks = max(1, min(16, indices.count / 4096 + 1))
         let workers = max(1, min(threads, chunks))
         let columns = self.columns
-        let results = ChunkResults<Refill>(count: chunks)
+        let results = ConcurrentSlots<Refill>(count: chunks)
         W.withUnsafeBufferPointer { W in
             Ht.withUnsafeBufferPointer { Ht in
                 indices.withUnsafeBufferPointer { indices in

@@ -133,16 +133,10 @@ struct SparseCodes: Sendable {
 
 /// Runs `body` for every index on `threads` threads and returns the results in index order.
 func concurrentMap<Value>(_ count: Int, threads: Int, _ body: @escaping @Sendable (Int) -> Value) -> [Value] {
-    let slots = Slots<Value>(count: count)
+    let slots = ConcurrentSlots<Value>(count: count)
     let workers = max(1, min(threads, count))
     DispatchQueue.concurrentPerform(iterations: workers) { worker in
         for index in stride(from: worker, to: count, by: workers) { slots.set(index, body(index)) }
     }
     return slots.values.map { $0! }
-}
-
-final class Slots<Value>: @unchecked Sendable {
-    private(set) var values: [Value?]
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: Value) { values.withUnsafeMutableBufferPointer { $0[index] = value } }
 }

@@ -297,7 +297,7 @@ struct CPState<T: FactorizationScalar> {
         throws -> [Value] {
         let blocks = min(4, max(1, rows))
         let workers = min(options.threads, blocks)
-        let results = BlockResults<Value>(count: blocks)
+        let results = ConcurrentSlots<Result<Value, Error>>(count: blocks)
         let task = BlockTask(body: body)
         withSingleThreadedBLAS {
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
@@ -386,13 +386,6 @@ final class CPWorkspace<T>: @unchecked Sendable {
         Y.deallocate()
         khatriRao.deallocate()
     }
-}
-
-/// One result slot per row block, written by concurrent workers.
-final class BlockResults<Value>: @unchecked Sendable {
-    private(set) var values: [Result<Value, Error>?]
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: Result<Value, Error>) { values.withUnsafeMutableBufferPointer { $0[index] = value } }
 }
 
 /// A block body shared with the workers; it writes only its own rows.

@@ -122,7 +122,7 @@ public enum CPEnsembleFitting {
         }
         let hasMissing = data.contains { $0.isNaN }
         let workers = hasMissing ? 1 : max(1, min(options.threads, jobs.count))
-        let results = JobResults(count: jobs.count)
+        let results = ConcurrentSlots<Result<CPResult, Error>>(count: jobs.count)
         try data.withUnsafeMutableBufferPointer { X in
             if workers == 1 {
                 for (index, job) in jobs.enumerated() {
@@ -162,14 +162,6 @@ private struct SharedTensor<T>: @unchecked Sendable {
 /// The caller's progress callback, called from the workers (a progress line on stderr tolerates that).
 private struct SharedProgress: @unchecked Sendable {
     let report: ((String) -> Void)?
-}
-
-/// Fit results by job index, written by concurrent workers into their own slots.
-private final class JobResults: @unchecked Sendable {
-    private(set) var values: [Result<CPResult, Error>?]
-    private let lock = NSLockLike()
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: Result<CPResult, Error>) { lock.locked { values[index] = value } }
 }
 
 /// Hands out job indices to workers.
