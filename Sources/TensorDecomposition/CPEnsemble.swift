@@ -7,7 +7,7 @@ public struct CPEnsembleOptions: Sendable {
     public var ranks: [Int]
     public var replicates: Int
     public var seed: UInt64
-    /// Concurrent fits (each on one thread) when the data has no missing entries.
+    /// Threads for each (batched) fit's passes and updates.
     public var threads: Int
 
     public init(ranks: [Int], replicates: Int = 8, seed: UInt64 = 0, threads: Int = 2) {
@@ -94,8 +94,9 @@ public struct CPEnsemble: Sendable {
 
 public enum CPEnsembleFitting {
     /// Fits every rank `options.replicates` times from different random starts (`method.initialization` is
-    /// replaced by `.random` with a seed per rank and replicate). With no missing entries the fits run
-    /// concurrently, each on one thread with single-threaded BLAS; otherwise one after another.
+    /// replaced by `.random` with a seed per rank and replicate). With no missing entries, fits are batched in
+    /// rank order and each batch shares its passes over the tensor (`CPDecomposition.fitTogether`); with
+    /// missing entries they run one after another.
     public static func fit<T: TensorScalar>(_ data: inout [T], shape: [Int], method: CPOptions,
                                             options: CPEnsembleOptions,
                                             progress: ((String) -> Void)? = nil) throws -> CPEnsemble {
@@ -120,69 +121,51 @@ public enum CPEnsembleFitting {
             settings.seed = stream.next()
             return settings
         }
-        let hasMissing = data.contains { $0.isNaN }
-        let workers = hasMissing ? 1 : max(1, min(options.threads, jobs.count))
-        let results = ConcurrentSlots<Result<CPResult, Error>>(count: jobs.count)
-        try data.withUnsafeMutableBufferPointer { X in
-            if workers == 1 {
-                for (index, job) in jobs.enumerated() {
-                    progress?("rank \(job.0), replicate \(job.1 + 1) of \(options.replicates)")
-                    results.set(index, .success(try CPDecomposition.fit(X, shape: shape, options: settings[index],
-                                                                        progress: nil)))
+        var results = [CPResult?](repeating: nil, count: jobs.count)
+        var shared = method
+        shared.threads = options.threads
+        if data.contains(where: \.isNaN) {
+            // Each fit refills the missing entries with its own model, so the fits cannot share passes.
+            for index in jobs.indices {
+                progress?("rank \(jobs[index].0), replicate \(jobs[index].1 + 1) of \(options.replicates)")
+                var single = settings[index]
+                single.threads = options.threads
+                results[index] = try data.withUnsafeMutableBufferPointer { X in
+                    try CPDecomposition.fit(X, shape: shape, options: single, progress: nil)
                 }
-                return
             }
-            // Concurrent fits of complete data only read the shared buffer.
-            let shared = SharedTensor(buffer: X)
-            let report = SharedProgress(report: progress)
-            let counter = JobCounter()
-            withSingleThreadedBLAS {
-                DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                    while let index = counter.next(below: jobs.count) {
-                        var single = settings[index]
-                        single.threads = 1
-                        report.report?("rank \(jobs[index].0), replicate \(jobs[index].1 + 1) of \(options.replicates)")
-                        results.set(index, Result { try CPDecomposition.fit(shared.buffer, shape: shape,
-                                                                            options: single, progress: nil) })
-                    }
+        } else {
+            try data.withUnsafeBufferPointer { X in
+                for batch in batches(ranks: jobs.map(\.0), columnBudget: shape[2]) {
+                    let ranks = Set(batch.map { jobs[$0].0 }).sorted()
+                    progress?("rank\(ranks.count > 1 ? "s" : "") \(ranks.map(String.init).joined(separator: ", ")): "
+                              + "\(batch.count) fits together")
+                    let fitted = try CPDecomposition.fitTogether(X, shape: shape, options: shared,
+                                                                 members: batch.map { settings[$0] })
+                    for (index, result) in zip(batch, fitted) { results[index] = result }
                 }
             }
         }
-        let fits = try jobs.enumerated().map { index, job in
-            CPEnsembleFit(rank: job.0, replicate: job.1, result: try results.values[index]!.get())
+        let fits = jobs.enumerated().map { index, job in
+            CPEnsembleFit(rank: job.0, replicate: job.1, result: results[index]!)
         }
         return CPEnsemble(fits: fits)
     }
 }
 
-private struct SharedTensor<T>: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<T>
-}
-
-/// The caller's progress callback, called from the workers (a progress line on stderr tolerates that).
-private struct SharedProgress: @unchecked Sendable {
-    let report: ((String) -> Void)?
-}
-
-/// Hands out job indices to workers.
-private final class JobCounter: @unchecked Sendable {
-    private var nextIndex = 0
-    private let lock = NSLockLike()
-    func next(below count: Int) -> Int? {
-        lock.locked {
-            guard nextIndex < count else { return nil }
-            defer { nextIndex += 1 }
-            return nextIndex
+/// Groups consecutive jobs (ordered by rank) into batches fitted together, each with at most `columnBudget`
+/// stacked components (at least one job per batch): the stacked Yᵀ then holds no more values than the tensor.
+func batches(ranks: [Int], columnBudget: Int) -> [[Int]] {
+    var result: [[Int]] = [], current: [Int] = [], columns = 0
+    for index in ranks.indices {
+        if !current.isEmpty && columns + ranks[index] > columnBudget {
+            result.append(current)
+            current = []
+            columns = 0
         }
+        current.append(index)
+        columns += ranks[index]
     }
-}
-
-/// A mutex without Foundation.
-private final class NSLockLike: @unchecked Sendable {
-    private let semaphore = DispatchSemaphore(value: 1)
-    func locked<R>(_ body: () throws -> R) rethrows -> R {
-        semaphore.wait()
-        defer { semaphore.signal() }
-        return try body()
-    }
+    if !current.isEmpty { result.append(current) }
+    return result
 }

@@ -27,7 +27,10 @@ struct EnsembleTiming: Encodable {
     let seconds: Double
     let fits: Int
     let threads: Int
-    /// Per rank: best error and mean similarity.
+    let precision: String
+    /// Iterations of all fits together.
+    let iterations: Int
+    /// Per rank: best error, mean similarity, mean iterations.
     let summary: [[Double]]
 }
 
@@ -76,16 +79,31 @@ func measureTCA(path: String, dataset: String, rank: Int, method: String, precis
 
 /// `nfx-bench tca-ensemble FILE DATASET --ranks A-B --replicates N`: the whole ensemble, timed in-process.
 func measureEnsemble(path: String, dataset: String, ranks: [Int], replicates: Int, maxIterations: Int,
-                     tolerance: Double, threads: Int) throws -> EnsembleTiming {
+                     tolerance: Double, precision: String, threads: Int) throws -> EnsembleTiming {
     let array = try HDF5File.open(path).dataset(dataset).read(as: Double.self)
     var data = array.elements
     BLASThreads.set(threads)
+    let method = CPOptions(rank: 1, maxIterations: maxIterations, tolerance: tolerance)
+    let options = CPEnsembleOptions(ranks: ranks, replicates: replicates, threads: threads)
     var ensemble: CPEnsemble?
-    let elapsed = try seconds {
-        ensemble = try CPEnsembleFitting.fit(&data, shape: array.shape, method: CPOptions(
-            rank: 1, maxIterations: maxIterations, tolerance: tolerance), options: CPEnsembleOptions(
-            ranks: ranks, replicates: replicates, threads: threads))
+    let elapsed: Double
+    if precision == "single" {
+        var single = data.map { Float($0) }
+        data = []
+        elapsed = try seconds {
+            ensemble = try CPEnsembleFitting.fit(&single, shape: array.shape, method: method, options: options)
+        }
+    } else {
+        elapsed = try seconds {
+            ensemble = try CPEnsembleFitting.fit(&data, shape: array.shape, method: method, options: options)
+        }
     }
-    return EnsembleTiming(seconds: elapsed, fits: ensemble!.fits.count, threads: threads,
-                          summary: ensemble!.summary.map { [Double($0.rank), $0.bestError, $0.meanSimilarity] })
+    let fits = ensemble!.fits
+    return EnsembleTiming(seconds: elapsed, fits: fits.count, threads: threads, precision: precision,
+                          iterations: fits.reduce(0) { $0 + $1.result.iterations },
+                          summary: ensemble!.summary.map { row in
+                              let group = fits.filter { $0.rank == row.rank }
+                              return [Double(row.rank), row.bestError, row.meanSimilarity,
+                                      Double(group.reduce(0) { $0 + $1.result.iterations }) / Double(group.count)]
+                          })
 }

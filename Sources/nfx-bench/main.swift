@@ -16,7 +16,7 @@ let usage = """
            nfx-bench tca FILE DATASET --rank R [--method ncp|cp] [--precision double|single] [--init FILE]
                      [--max-iter 500] [--tol 1e-6] [--target E] [--missing F] [--threads 2]
            nfx-bench tca-ensemble FILE DATASET --low A --high B --replicates N [--max-iter 500] [--tol 1e-6]
-                     [--threads 2]
+                     [--precision double|single] [--threads 2]
     """
 
 do {
@@ -85,12 +85,14 @@ do {
         let replicates = try arguments.integer("replicates", default: 8)
         let maxIterations = try arguments.integer("max-iter", default: 500)
         let tolerance = try arguments.double("tol") ?? 1e-6
+        let precision = try arguments.string("precision", default: "double")
         let threads = try arguments.integer("threads", default: 2)
         try arguments.expectPositionals(2)
         guard low <= high else { throw UsageError("--low must be ≤ --high") }
         try printJSON(measureEnsemble(path: arguments.positionals[0], dataset: arguments.positionals[1],
                                       ranks: Array(low...high), replicates: replicates,
-                                      maxIterations: maxIterations, tolerance: tolerance, threads: threads))
+                                      maxIterations: maxIterations, tolerance: tolerance, precision: precision,
+                                      threads: threads))
     default:
         throw UsageError("unknown mode '\(arguments.mode)'")
     }
