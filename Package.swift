@@ -33,13 +33,17 @@ let package = Package(
         .target(name: "SparseCoding", dependencies: ["NFXCore", "LinearAlgebra"],
                 swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "TensorDecomposition", dependencies: ["NFXCore", "LinearAlgebra", "Factorization"]),
+        // Optimised in debug builds too, for the same reason as SparseCoding (filters and peak scans over whole
+        // recordings).
+        .target(name: "SpikeSorting", dependencies: ["NFXCore", "LinearAlgebra", "SparseCoding"],
+                swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "Simulation", dependencies: ["NFXCore", "LinearAlgebra", "FixedPoints"]),
 
         // The command-line tool: argument parsing, input, output; no algorithms.
         .executableTarget(name: "nfx", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO", "Simulation", "FixedPoints", "Deconvolution",
-            "Factorization", "TensorDecomposition", "SparseCoding",
+            "Factorization", "TensorDecomposition", "SparseCoding", "SpikeSorting",
         ]),
         // Measures the machine's floors (DGEMM, memory bandwidth, HDF5 I/O) for `make bench`.
         .executableTarget(name: "nfx-bench", dependencies: ["NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO",
@@ -61,6 +65,9 @@ let package = Package(
                                                                       "Simulation", "LinearAlgebra", "NFXCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SparseCodingTests", dependencies: ["SparseCoding", "Simulation", "LinearAlgebra", "NFXCore"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "SpikeSortingTests", dependencies: ["SpikeSorting", "SparseCoding", "Simulation",
+                                                              "LinearAlgebra", "NFXCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "LinearAlgebra", "NFXCore", "FixedPoints"]),
         .testTarget(name: "nfxTests", dependencies: ["nfx", "HDF5Kit", "NFXCore"]),

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// One result slot per task, for work shared out over concurrent threads: each task writes only its own slot, so
 /// no lock is needed. The slots are a raw buffer rather than a Swift array property, so that threads writing at
 /// the same time never access one Swift variable at once.
@@ -24,4 +26,15 @@ public final class ConcurrentSlots<Value>: @unchecked Sendable {
 
     /// Every slot in order (nil where nothing was set); read after the concurrent work has finished.
     public var values: [Value?] { Array(UnsafeBufferPointer(start: storage, count: count)) }
+}
+
+/// Runs `body` for every index in 0..<count on up to `threads` threads (index i on thread i mod threads, so the
+/// split does not depend on timing) and returns the results in index order.
+public func concurrentMap<Value>(_ count: Int, threads: Int, _ body: @escaping @Sendable (Int) -> Value) -> [Value] {
+    let slots = ConcurrentSlots<Value>(count: count)
+    let workers = max(1, min(threads, count))
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        for index in stride(from: worker, to: count, by: workers) { slots.set(index, body(index)) }
+    }
+    return slots.values.map { $0! }
 }

@@ -131,12 +131,3 @@ struct SparseCodes: Sendable {
     }
 }
 
-/// Runs `body` for every index on `threads` threads and returns the results in index order.
-func concurrentMap<Value>(_ count: Int, threads: Int, _ body: @escaping @Sendable (Int) -> Value) -> [Value] {
-    let slots = ConcurrentSlots<Value>(count: count)
-    let workers = max(1, min(threads, count))
-    DispatchQueue.concurrentPerform(iterations: workers) { worker in
-        for index in stride(from: worker, to: count, by: workers) { slots.set(index, body(index)) }
-    }
-    return slots.values.map { $0! }
-}

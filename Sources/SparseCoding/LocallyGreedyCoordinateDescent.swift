@@ -7,8 +7,17 @@ public enum LocallyGreedyCoordinateDescent {
     /// Solves min ½‖y − Hx‖² + λ‖x‖₁ (x ≥ 0 with `options.nonnegative`) from `start` (or 0), until no segment
     /// can move a coordinate by more than `options.tolerance` × the largest code (absolute floor 1e-12), or
     /// `options.maxIterations` sweeps. A segment is revisited only when an update nearby changed its correlations.
+    ///
+    /// With `minimumCodes` (one per filter) the penalty is L0 instead: a coordinate is set to its least-squares
+    /// value when that reaches the filter's minimum and to 0 otherwise (the exact coordinate minimiser of
+    /// ½‖y − Hx‖² + Σ μ_c·#{x_c ≠ 0} with μ_c = ½‖h_c‖²·minimum², so the objective still falls at every step);
+    /// `options.lambda` is then unused. Unlike L1, this does not share one spike between two similar filters:
+    /// the better one takes it whole and the other's correlation drops to the shapes' difference.
     public static func encode(_ dictionary: ConvolutionalDictionary, recording y: [Double], samples N: Int,
-                              options: SparseCodingOptions, start: [Double]? = nil) -> SparseCodingResult {
+                              options: SparseCodingOptions, start: [Double]? = nil,
+                              minimumCodes: [Double]? = nil) -> SparseCodingResult {
+        precondition(minimumCodes.map { $0.count == dictionary.filters } ?? true,
+                     "LGCD: \(minimumCodes?.count ?? 0) minimum codes for \(dictionary.filters) filters")
         let (C, L) = (dictionary.filters, dictionary.length)
         let M = dictionary.codeLength(samples: N)
         var x = start ?? [Double](repeating: 0, count: C * M)
@@ -40,7 +49,10 @@ public enum LocallyGreedyCoordinateDescent {
                         let current = x[c * M + s]
                         let p = beta[c * M + s] + norms[c] * current
                         let target: Double
-                        if options.nonnegative {
+                        if let minimumCodes {
+                            let value = p / norms[c]
+                            target = (options.nonnegative ? value : abs(value)) >= minimumCodes[c] ? value : 0
+                        } else if options.nonnegative {
                             target = max(0, p - lambda) / norms[c]
                         } else {
                             target = (p > lambda ? p - lambda : (p < -lambda ? p + lambda : 0)) / norms[c]
@@ -66,7 +78,16 @@ public enum LocallyGreedyCoordinateDescent {
             }
             if !anyDirty { break }
         }
-        objective.append(SparseCoder.value(dictionary, codes: x, recording: y, samples: N, lambda: lambda))
+        if let minimumCodes {
+            var penalty = 0.0
+            for c in 0..<C {
+                let count = x[(c * M)..<((c + 1) * M)].reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+                penalty += 0.5 * norms[c] * minimumCodes[c] * minimumCodes[c] * Double(count)
+            }
+            objective.append(SparseCoder.value(dictionary, codes: x, recording: y, samples: N, lambda: 0) + penalty)
+        } else {
+            objective.append(SparseCoder.value(dictionary, codes: x, recording: y, samples: N, lambda: lambda))
+        }
         return SparseCodingResult(codes: x, objective: objective, iterations: iterations, lipschitz: 0)
     }
 

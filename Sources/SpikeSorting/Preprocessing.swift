@@ -1,0 +1,75 @@
+import Foundation
+import LinearAlgebra
+
+/// The preprocessing chain of the spike sorter, in SpikeInterface's usual order: zero-phase Butterworth band-pass →
+/// common median reference → ZCA spatial whitening, each optional but the filter; then the noise level of every
+/// channel of the result (what detection thresholds are multiples of).
+public struct Preprocessing: Sendable, Equatable {
+    /// Lower edge of the band, in Hz.
+    public var low: Double
+    /// Upper edge of the band, in Hz; at or above Nyquist the filter is a high-pass at `low`
+    /// (see `ButterworthBandpass`).
+    public var high: Double
+    public var filterOrder: Int
+    public var commonMedianReference: Bool
+    public var whitening: Bool
+    /// Threads for the per-channel and per-block loops (the whitening GEMM uses OpenBLAS' own threads).
+    public var threads: Int
+
+    public init(low: Double = ButterworthBandpass.defaultLow, high: Double = ButterworthBandpass.defaultHigh,
+                filterOrder: Int = ButterworthBandpass.defaultOrder, commonMedianReference: Bool = true,
+                whitening: Bool = true, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.low = low
+        self.high = high
+        self.filterOrder = filterOrder
+        self.commonMedianReference = commonMedianReference
+        self.whitening = whitening
+        self.threads = threads
+    }
+
+    /// Runs the chain on a channels × samples row-major recording sampled at `samplingRate` Hz. The recording is
+    /// taken by value and overwritten step by step, so passing its last use avoids a copy.
+    public func run(_ recording: consuming [Double], channels: Int, samples: Int,
+                    samplingRate: Double) throws -> PreprocessedRecording {
+        guard channels > 0, samples > 0 else {
+            throw SpikeSortingError.invalidRecording(
+                "the recording must have at least one channel and one sample, got \(channels) × \(samples)")
+        }
+        guard recording.count == channels * samples else {
+            throw SpikeSortingError.invalidRecording(
+                "the recording has \(recording.count) values, not \(channels) channels × \(samples) samples")
+        }
+        guard threads >= 1 else {
+            throw SpikeSortingError.invalidOption(flag: "--threads", message: "--threads must be at least 1, got \(threads)")
+        }
+        let filter = try ButterworthBandpass(order: filterOrder, low: low, high: high, samplingRate: samplingRate)
+        var data = recording
+        filter.filter(&data, channels: channels, samples: samples, threads: threads)
+        if commonMedianReference {
+            CommonMedianReference.apply(&data, channels: channels, samples: samples, threads: threads)
+        }
+        var whitener: SpatialWhitening? = nil
+        if whitening {
+            let fitted = try SpatialWhitening(fitting: data, channels: channels, samples: samples)
+            try fitted.apply(to: &data, channels: channels, samples: samples)
+            whitener = fitted
+        }
+        let noise = NoiseLevel.perChannel(data, channels: channels, samples: samples, threads: threads)
+        return PreprocessedRecording(recording: data, channels: channels, samples: samples, noiseLevels: noise,
+                                     filter: filter, whitening: whitener)
+    }
+}
+
+/// What `Preprocessing.run` returns.
+public struct PreprocessedRecording: Sendable {
+    /// channels × samples, row-major.
+    public var recording: [Double]
+    public var channels: Int
+    public var samples: Int
+    /// MAD-based σ of each channel of `recording` (after every step of the chain).
+    public var noiseLevels: [Double]
+    /// The filter as designed (its `high` is nil when it became a high-pass).
+    public var filter: ButterworthBandpass
+    /// The whitening applied, when it was: its `matrix` W and `inverse` W⁻¹ (to un-whiten templates).
+    public var whitening: SpatialWhitening?
+}
