@@ -10,7 +10,7 @@ public enum DictionaryLearning {
                              options: DictionaryLearningOptions) throws -> DictionaryLearningResult {
         try validate(options, samples: samples)
         precondition(y.count == channels * samples, "learn: \(y.count) values for \(channels) × \(samples)")
-        let sigma = noiseLevel(y)
+        let sigma = options.knownNoiseLevel ?? noiseLevel(y)
         var dictionary = DictionaryStart.filters(y, channels: channels, samples: samples, options: options,
                                                  noiseLevel: sigma)
         var lambda = options.lambda ?? 3.5 * sigma

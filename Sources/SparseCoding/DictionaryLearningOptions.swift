@@ -39,6 +39,9 @@ public struct DictionaryLearningOptions: Sendable {
     public var unrolledSteps: Int
     public var seed: UInt64
     public var threads: Int
+    /// The recording's noise σ when the caller knows it (e.g. data already divided by it); nil: estimated by
+    /// `DictionaryLearning.noiseLevel`, which sorts the whole recording.
+    public var knownNoiseLevel: Double?
 
     public init(filters: Int, length: Int, method: DictionaryLearningMethod = .altmin, lambda: Double? = nil,
                 nonnegative: Bool = true, initialization: DictionaryInitialization = .spikeTriggered,

@@ -41,15 +41,24 @@ public enum SpikeSorter {
             let stretch = trainingSamples == N ? y : (0..<K).flatMap { k in y[(k * N)..<(k * N + trainingSamples)] }
             var settings = options
             settings.filterLength = length
-            let grown = UnitDiscovery.learn(stretch, channels: K, samples: trainingSamples, target: options.units,
-                                            options: settings, progress: progress)
+            // The growth decides the units on a shorter stretch with a few learning iterations per step; the
+            // chosen waveforms are then refined on the whole training stretch.
+            let growthSamples = min(trainingSamples, max(length, Int(UnitDiscovery.growthSeconds * options.samplingRate)))
+            let growthStretch = growthSamples == trainingSamples ? stretch
+                : (0..<K).flatMap { k in stretch[(k * trainingSamples)..<(k * trainingSamples + growthSamples)] }
+            var growthSettings = settings
+            growthSettings.learningIterations = min(settings.learningIterations, UnitDiscovery.growthIterations)
+            let grown = UnitDiscovery.learn(growthStretch, channels: K, samples: growthSamples, target: options.units,
+                                            options: growthSettings, progress: progress)
             discovery = grown.trace
             guard let learned = grown.dictionary else {
                 return SpikeSortingResult(spikes: SortedSpikes(), dictionary: ConvolutionalDictionary(
                     filters: 1, channels: K, length: length, weights: [Double](repeating: 0, count: K * length)),
                     templates: [], troughs: [], noiseLevels: noise, quality: [], discovery: discovery)
             }
-            dictionary = learned
+            progress?("refining \(learned.filters) waveforms on \(trainingSamples) samples")
+            dictionary = UnitDiscovery.learnFilters(stretch, channels: K, samples: trainingSamples,
+                                                    filters: learned.filters, start: .given(learned), options: settings)
         }
 
         progress?("coding \(N) samples with \(dictionary.filters) units")

@@ -15,6 +15,9 @@ import SparseCoding
 enum UnitDiscovery {
     /// Clusters of residual snippets the new filter is chosen from (the largest wins).
     static let seedClusters = 4
+    /// Seconds of the training stretch the growth runs on, and learning iterations per growth step.
+    static let growthSeconds = 10.0
+    static let growthIterations = 8
     /// Noise σ between two units' typical spikes (see above).
     static let minimumSeparation = 3.0
 
@@ -37,19 +40,22 @@ enum UnitDiscovery {
         var model = Model(dictionary: nil, residual: y, residualSquares: y.reduce(0) { $0 + $1 * $1 },
                           spikes: SortedSpikes())
         var trace: [String] = []
-        while (model.dictionary?.filters ?? 0) < (target ?? options.maximumUnits) {
-            let units = model.dictionary?.filters ?? 0
+        // A step that fails the checks is kept tentatively for one more step: with three similar units, the
+        // two-unit model in between mixes them and cannot pass, while the three-unit model does.
+        var current = model, tentative = false
+        while (current.dictionary?.filters ?? 0) < (target ?? options.maximumUnits) {
+            let units = current.dictionary?.filters ?? 0
             var candidates: [(name: String, start: ConvolutionalDictionary)] = []
-            let snippets = DictionaryStart.spikeSnippets(model.residual, channels: K, samples: N, length: L,
+            let snippets = DictionaryStart.spikeSnippets(current.residual, channels: K, samples: N, length: L,
                                                          threshold: options.threshold)
             if snippets.count >= minimumSpikes {
                 candidates.append(("a new unit from \(snippets.count) residual crossings",
                                    ConvolutionalDictionary(filters: units + 1, channels: K, length: L,
-                                                           weights: (model.dictionary?.weights ?? [])
+                                                           weights: (current.dictionary?.weights ?? [])
                                                                + largestCluster(snippets, using: &generator))))
             }
-            if let dictionary = model.dictionary,
-               let split = splitWorstUnit(y, channels: K, samples: N, model: model, dictionary: dictionary,
+            if let dictionary = current.dictionary,
+               let split = splitWorstUnit(y, channels: K, samples: N, model: current, dictionary: dictionary,
                                           minimumSpikes: minimumSpikes, using: &generator) {
                 candidates.append(("a split of unit \(split.unit)", split.start))
             }
@@ -66,7 +72,7 @@ enum UnitDiscovery {
                 var counts = [Int](repeating: 0, count: learned.filters)
                 for label in spikes.labels { counts[Int(label)] += 1 }
                 let squares = coded.residual!.reduce(0) { $0 + $1 * $1 }
-                let gain = 0.5 * (model.residualSquares - squares)
+                let gain = 0.5 * (current.residualSquares - squares)
                 let separation = leastSeparatedPair(y, channels: K, samples: N, dictionary: learned, spikes: spikes)
                 let overlaps = learned.filters >= 3 ? overlapUnits(learned, spikes: spikes) : []
                 let line = String(format: "%d units by %@: spikes per unit %@, least separated units %.1f σ apart, fit gain %.0f%@",
@@ -75,19 +81,29 @@ enum UnitDiscovery {
                 let next = Model(dictionary: learned, residual: coded.residual!, residualSquares: squares, spikes: spikes)
                 guard counts.min()! >= minimumSpikes && gain > 0 && separation >= minimumSeparation
                         && overlaps.isEmpty else {
-                    if target != nil && gain > fallback?.gain ?? -.infinity { fallback = (line, next, gain) }
+                    if counts.min()! >= minimumSpikes && gain > 0 && gain > fallback?.gain ?? -.infinity {
+                        fallback = (line, next, gain)
+                    }
                     trace.append(line + ": not kept")
                     continue
                 }
                 trace.append(line)
                 progress?(line)
                 model = next
+                current = next
+                tentative = false
                 accepted = true
                 break
             }
-            if !accepted, let fallback {
+            if !accepted, let fallback, target != nil {
                 trace.append(fallback.line + ": kept for --filters")
                 model = fallback.model
+                current = fallback.model
+                accepted = true
+            } else if !accepted, let fallback, !tentative {
+                trace.append(fallback.line + ": tried one step further")
+                current = fallback.model
+                tentative = true
                 accepted = true
             }
             if !accepted {
@@ -179,7 +195,10 @@ enum UnitDiscovery {
         return (0..<C).filter { u in
             guard let first = bestRemoval(of: templates[u], excluding: [u]),
                   let second = bestRemoval(of: first.rest, excluding: [u, first.unit]) else { return false }
-            return second.rest.reduce(0) { $0 + $1 * $1 }.squareRoot() < minimumSeparation
+            // A copy of one unit is not a ghost (the separation check judges it); a ghost needs both.
+            let afterFirst = first.rest.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return afterFirst >= 2 * minimumSeparation
+                && second.rest.reduce(0) { $0 + $1 * $1 }.squareRoot() < minimumSeparation
         }
     }
 
@@ -219,12 +238,13 @@ enum UnitDiscovery {
     /// units (so the spike-triggered start thresholds at `options.threshold` σ).
     static func learnFilters(_ y: [Double], channels K: Int, samples N: Int, filters: Int,
                              start: DictionaryInitialization, options: SpikeSortingOptions) -> ConvolutionalDictionary {
-        let settings = DictionaryLearningOptions(filters: filters, length: options.filterLength, method: .altmin,
+        var settings = DictionaryLearningOptions(filters: filters, length: options.filterLength, method: .altmin,
                                                  lambda: options.lambda, nonnegative: true, initialization: start,
                                                  maxIterations: options.learningIterations, tolerance: 1e-3,
                                                  windowLength: options.windowLength,
                                                  detectionThreshold: options.threshold, seed: options.seed,
                                                  threads: options.threads)
+        settings.knownNoiseLevel = 1
         // The options were validated and the recording holds a filter, so learning does not throw.
         do {
             return try DictionaryLearning.learn(recording: y, channels: K, samples: N, options: settings).dictionary

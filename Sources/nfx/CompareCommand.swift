@@ -7,6 +7,7 @@ import LinearAlgebra
 import NFXCore
 import NFXIO
 import SparseCoding
+import SpikeSorting
 import TensorDecomposition
 
 struct CompareCommand: ParsableCommand {
@@ -34,7 +35,7 @@ struct CompareCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Ground truth: FILE (uses /truth/spikes) or FILE:DATASET.", valueName: "truth"))
     var truth: String
 
-    @Option(help: "Frame rate in Hz (default: the frame_rate attribute of the result or the truth).")
+    @Option(help: "Frame rate in Hz, or the sampling rate for spikesort results (default: the result's or the truth's frame_rate / sampling_rate attribute).")
     var frameRate: Double?
 
     @Option(help: "Inferred activity that counts as a spike (default: the result's s_min if set, else 0.5).")
@@ -59,8 +60,9 @@ struct CompareCommand: ParsableCommand {
         case "factorize": try compareFactorization()
         case "tca": try compareTCA(resultFile)
         case "cdl-train": try compareFilters()
+        case "spikesort": try compareSorting(resultFile)
         default:
-            throw NFXError.usage("\(result) comes from '\(command ?? "no nfx command")'; compare scores deconvolve, factorize, tca and cdl-train results")
+            throw NFXError.usage("\(result) comes from '\(command ?? "no nfx command")'; compare scores deconvolve, factorize, tca, cdl-train and spikesort results")
         }
     }
 
@@ -167,6 +169,61 @@ struct CompareCommand: ParsableCommand {
             print(String(format: "%4d  %6@  %5.3f", unit, match.filterForWaveform[unit].map { "\($0)" } ?? "-", score))
         }
         print(String(format: "worst unit %.4f (max normalised cross-correlation over shifts)", match.worst))
+    }
+
+    /// Sorted spikes against /truth/spike_times and /truth/spike_labels, scored as SpikeInterface's
+    /// `compare_sorter_to_ground_truth` does (±0.4 ms, Hungarian pairing on agreement ≥ 0.5).
+    private func compareSorting(_ resultFile: HDF5File) throws {
+        let truthPath = InputSpec(parsing: truth).path
+        try InputLoader.checkReadableFile(truthPath)
+        let read = { (file: HDF5File, path: String, name: String) throws -> (times: [Int64], labels: [Int32]) in
+            do {
+                let times = try file.dataset("\(path)spike_times").read(as: Int64.self).elements
+                let labels = try file.dataset("\(path)spike_labels").read(as: Int32.self).elements
+                return (times, labels)
+            } catch let error as HDF5Error {
+                throw NFXError(error)
+            }
+        }
+        let truthFile: HDF5File
+        do { truthFile = try HDF5File.open(truthPath) } catch let error as HDF5Error { throw NFXError(error) }
+        let sorted = try read(resultFile, "/", result), expected = try read(truthFile, "/truth/", truthPath)
+        guard let rate = try frameRate ?? resultFile.root.attribute("sampling_rate")?.doubleValue
+                ?? truthFile.root.attribute("sampling_rate")?.doubleValue else {
+            throw NFXError.usage("no sampling_rate attribute in \(result) or \(truthPath); give --frame-rate HZ")
+        }
+        let comparison: GroundTruthComparison
+        do {
+            comparison = try GroundTruthComparison(truthSamples: expected.times, truthLabels: expected.labels,
+                                                   sortedSamples: sorted.times, sortedLabels: sorted.labels,
+                                                   samplingRate: rate)
+        } catch {
+            throw NFXError.data("\(result) against \(truthPath): \(error.description)")
+        }
+        let scores = comparison.unitScores
+        let mean = scores.isEmpty ? 0 : scores.reduce(0) { $0 + $1.accuracy } / Double(scores.count)
+        if json {
+            print(JSONValue.object([
+                "command": .string("compare"), "result": .string(result), "truth": .string(truthPath),
+                "accuracy": .array(scores.map { .number($0.accuracy) }),
+                "precision": .array(scores.map { .number($0.precision) }),
+                "recall": .array(scores.map { .number($0.recall) }),
+                "matched_unit": .array(scores.map { $0.matchedSortedUnit.map { .integer(Int($0)) } ?? .null }),
+                "mean_accuracy": .number(mean), "well_detected": .integer(comparison.wellDetectedCount),
+                "sorted_units": .integer(comparison.sortedUnits.count),
+            ]).encoded)
+            return
+        }
+        print("truth unit  sorted unit  spikes     tp     fn     fp  accuracy  precision  recall")
+        for unit in scores {
+            print(String(format: "%10d  %11@  %6d  %5d  %5d  %5d  %8.3f  %9.3f  %6.3f", unit.truthUnit,
+                         unit.matchedSortedUnit.map { "\($0)" } ?? "-", unit.truthSpikeCount, unit.truePositives,
+                         unit.falseNegatives, unit.falsePositives, unit.accuracy, unit.precision, unit.recall))
+        }
+        print(String(format: "mean accuracy %.4f; %d of %d units well detected (accuracy ≥ 0.8); %d sorted units "
+                     + "(SpikeInterface's convention: ±%.1f ms, Hungarian pairing on agreement ≥ 0.5)",
+                     mean, comparison.wellDetectedCount, scores.count, comparison.sortedUnits.count,
+                     comparison.options.deltaTimeMilliseconds))
     }
 
     private func compareDeconvolution(_ resultFile: HDF5File) throws {

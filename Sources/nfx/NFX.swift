@@ -14,7 +14,7 @@ struct NFX: ParsableCommand {
         """,
         version: NFXVersion.current,
         subcommands: [Simulate.self, Info.self, FactorizeCommand.self, TCACommand.self, DeconvolveCommand.self,
-                      CDLTrainCommand.self, FixedPointsCommand.self,
+                      CDLTrainCommand.self, SpikesortCommand.self, FixedPointsCommand.self,
                       CompareCommand.self]
     )
 

@@ -1,0 +1,271 @@
+import ArgumentParser
+import Foundation
+import HDF5Kit
+import NFXCore
+import NFXIO
+import SparseCoding
+import SpikeSorting
+
+struct SpikesortCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spikesort",
+        abstract: "Find and label the spikes of an extracellular recording by sparse coding with learned waveforms.",
+        discussion: """
+        The recording (channels × samples) is band-passed (Butterworth, zero-phase), optionally median-referenced, \
+        whitened across channels, and divided by each channel's noise σ (MAD / 0.6745). Every unit is one waveform \
+        (a filter, channels × length); the recording is coded as a sum of waveforms at sparse times, so \
+        overlapping spikes of different units are both found. Waveforms come from --dictionary (a cdl-train or \
+        spikesort output's /filters) or are learned on the first --training seconds: the number of units grows \
+        until the residual holds no spike-like events or new units cannot be told apart (--filters N fixes it). A \
+        spike is kept when its waveform's peak reaches --threshold σ; its time is the sample of the waveform's \
+        largest-magnitude sample (the trough of a negative spike). Output: /spike_times (int64 samples), \
+        /spike_labels (int32), /amplitudes, /templates (units × channels × length, input units), /filters, \
+        /noise_levels, /unit_quality.
+
+        Examples:
+          nfx spikesort rec.h5
+          nfx spikesort rec.h5 --dictionary rec.cdl-train.h5 --threshold 5
+          nfx spikesort probe.nwb:/acquisition/ElectricalSeries/data --sampling-rate 30000 --phy phy-out
+        """
+    )
+
+    @OptionGroup var input: InputArguments
+
+    @Option(help: "Sampling rate in Hz (default: the file's sampling_rate attribute).")
+    var samplingRate: Double?
+
+    @Option(help: ArgumentHelp("Waveforms to sort with: an nfx file with /filters (cdl-train or spikesort output).",
+                               valueName: "file"))
+    var dictionary: String?
+
+    @Option(help: "Number of units to learn (default: chosen from the data).")
+    var filters: Int?
+
+    @Option(help: "Waveform length in samples when learning (default: 3 ms).")
+    var filterLength: Int?
+
+    @Option(help: "A spike's waveform peak must reach this many noise σ.")
+    var threshold: Double = 4
+
+    @Option(help: "L1 penalty of dictionary learning, in noise σ.")
+    var lambda: Double = 3.5
+
+    @Option(help: "Most units the growth may reach.")
+    var maxUnits: Int = 16
+
+    @Option(help: "Least firing rate (Hz, on the training stretch) of a unit worth keeping.")
+    var minRate: Double = 0.1
+
+    @Option(help: "Seconds from the start of the recording the waveforms are learned on.")
+    var training: Double = 60
+
+    @Option(help: "Dictionary-learning iterations per growth step.")
+    var maxIter: Int = 30
+
+    @Option(help: ArgumentHelp("Band-pass edges in Hz.", valueName: "low-high"))
+    var band: String = "300-6000"
+
+    @Flag(help: "Skip the band-pass (the data is already filtered).")
+    var noFilter = false
+
+    @Option(help: "Butterworth order of the band-pass.")
+    var filterOrder: Int = ButterworthBandpass.defaultOrder
+
+    @Flag(help: "Subtract the median over channels at every sample (for probes with many channels).")
+    var commonReference = false
+
+    @Flag(help: "Do not whiten across channels.")
+    var noWhitening = false
+
+    @Option(help: "Samples per coding window (recordings are coded window by window with overlap).")
+    var window: Int = 1 << 15
+
+    @Option(help: ArgumentHelp("Also write the files the phy GUI opens into this folder.", valueName: "dir"))
+    var phy: String?
+
+    @OptionGroup var options: CommonOptions
+
+    func validate() throws {
+        if let samplingRate, !(samplingRate > 0 && samplingRate.isFinite) {
+            throw ValidationError("--sampling-rate must be positive, got \(samplingRate)")
+        }
+        if let filters, filters < 1 { throw ValidationError("--filters must be at least 1, got \(filters)") }
+        if let filterLength, filterLength < 2 { throw ValidationError("--filter-length must be at least 2, got \(filterLength)") }
+        guard threshold > 0 && threshold.isFinite else { throw ValidationError("--threshold must be positive, got \(threshold)") }
+        guard lambda >= 0 && lambda.isFinite else { throw ValidationError("--lambda must be ≥ 0, got \(lambda)") }
+        guard maxUnits >= 1 else { throw ValidationError("--max-units must be at least 1, got \(maxUnits)") }
+        guard minRate >= 0 && minRate.isFinite else { throw ValidationError("--min-rate must be ≥ 0, got \(minRate)") }
+        guard training > 0 else { throw ValidationError("--training must be positive, got \(training)") }
+        guard maxIter >= 1 else { throw ValidationError("--max-iter must be at least 1, got \(maxIter)") }
+        guard filterOrder >= 1 else { throw ValidationError("--filter-order must be at least 1, got \(filterOrder)") }
+        _ = try bandEdges()
+        if dictionary != nil && (filters != nil || filterLength != nil) {
+            throw ValidationError("--filters and --filter-length are for learning; a --dictionary fixes both")
+        }
+    }
+
+    func bandEdges() throws -> (low: Double, high: Double) {
+        let parts = band.split(separator: "-").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let low = parts[0], let high = parts[1], low > 0, high > low else {
+            throw ValidationError("--band must be LOW-HIGH in Hz with 0 < LOW < HIGH, got '\(band)'")
+        }
+        return (low, high)
+    }
+
+    func run() throws {
+        let started = Date()
+        let spec = input.spec
+        let output = try AtomicOutput(path: options.outputPath(for: spec, command: "spikesort"), force: options.force,
+                                      inputs: [spec.path])
+        let loaded = try InputLoader.load(spec, requirements: InputRequirements(
+            rank: 2, axesDescription: "channels × samples", allowsNaN: false, timeAxis: input.timeAxis))
+        let (channels, samples) = (loaded.array.shape[0], loaded.array.shape[1])
+        guard let rate = samplingRate ?? loaded.fileAttributes["sampling_rate"]?.doubleValue else {
+            throw NFXError.usage("\(loaded.name): no sampling_rate attribute in the file; give --sampling-rate HZ")
+        }
+        let given = try dictionary.map { try loadDictionary($0, channels: channels) }
+        let length = given?.length ?? filterLength ?? max(2, Int((0.003 * rate).rounded()))
+        let (low, high) = try bandEdges()
+        let reporter = options.reporter
+
+        let preprocessing = Preprocessing(low: low, high: high, filterOrder: filterOrder,
+                                          commonMedianReference: commonReference,
+                                          whitening: !noWhitening && channels > 1, threads: options.threadCount)
+        var recording = loaded.array.elements
+        var whitening: SpatialWhitening?
+        do {
+            if noFilter {
+                if preprocessing.commonMedianReference {
+                    CommonMedianReference.apply(&recording, channels: channels, samples: samples,
+                                                threads: options.threadCount)
+                }
+                if preprocessing.whitening {
+                    let fitted = try SpatialWhitening(fitting: recording, channels: channels, samples: samples)
+                    try fitted.apply(to: &recording, channels: channels, samples: samples)
+                    whitening = fitted
+                }
+            } else {
+                reporter.progress("spikesort: preprocessing \(channels) × \(samples)")
+                let prepared = try preprocessing.run(recording, channels: channels, samples: samples, samplingRate: rate)
+                recording = prepared.recording
+                whitening = prepared.whitening
+            }
+        } catch let error as SpikeSortingError {
+            throw sortingError(error, input: loaded.name)
+        }
+
+        let settings = SpikeSortingOptions(
+            samplingRate: rate, filterLength: length, threshold: threshold, lambda: lambda, units: filters,
+            maximumUnits: maxUnits, minimumRate: minRate, trainingSamples: Int((training * rate).rounded()),
+            learningIterations: maxIter, windowLength: window, seed: options.seed, threads: options.threadCount)
+        var result: SpikeSortingResult
+        do {
+            result = try SpikeSorter.sort(recording, channels: channels, samples: samples, dictionary: given,
+                                          options: settings, progress: { reporter.progress("spikesort: \($0)") })
+        } catch {
+            throw sortingError(error, input: loaded.name)
+        }
+        reporter.progress("spikesort: done", done: true)
+        // Templates in the input's units: undo the whitening (the sorter already undid the noise scaling).
+        if let whitening {
+            result.templates = unwhitened(result.templates, units: result.dictionary.filters, channels: channels,
+                                          length: result.dictionary.length, inverse: whitening.inverse.elements)
+        }
+
+        var provenance = Provenance(command: "spikesort", seed: options.seed, started: started)
+        provenance.record(input: loaded)
+        provenance.record("sampling_rate", rate)
+        if let dictionary { provenance.record("dictionary", dictionary) }
+        provenance.record("filters", result.dictionary.filters)
+        provenance.record("filter_length", result.dictionary.length)
+        provenance.record("threshold", threshold)
+        provenance.record("lambda", lambda)
+        provenance.record("max_units", maxUnits)
+        provenance.record("min_rate", minRate)
+        provenance.record("training", training)
+        provenance.record("max_iter", maxIter)
+        provenance.record("band", noFilter ? "none" : band)
+        provenance.record("filter_order", filterOrder)
+        provenance.record("common_reference", commonReference ? 1 : 0)
+        provenance.record("whitening", whitening != nil ? 1 : 0)
+        provenance.record("window", window)
+        provenance.record("threads", options.threadCount)
+        if !result.discovery.isEmpty { provenance.record("unit_discovery", result.discovery.joined(separator: "\n")) }
+        let spikes = result.spikes
+        let units = result.dictionary.filters
+        let L = result.dictionary.length
+        try writeOutput(output, provenance: provenance) { file in
+            try file.root.write(spikes.times, shape: [spikes.count], to: "/spike_times")
+            try file.root.write(spikes.labels, shape: [spikes.count], to: "/spike_labels")
+            try file.root.write(spikes.amplitudes, shape: [spikes.count], to: "/amplitudes")
+            try file.root.write(result.templates, shape: [units, channels, L], to: "/templates")
+            try file.root.write(result.dictionary.weights, shape: [units, channels, L], to: "/filters")
+            try file.root.write(result.noiseLevels, shape: [channels], to: "/noise_levels")
+            try file.root.write(result.quality.flatMap { [Double($0.spikes), $0.rate, $0.refractoryViolations, $0.peakSNR] },
+                                shape: [units, 4], to: "/unit_quality")
+        }
+        if let phy {
+            _ = phy  // PHY-PENDING
+            /*try PhyExport.write(result, recording: recording, channels: channels, samples: samples, samplingRate: rate,
+                                to: URL(fileURLWithPath: phy), force: options.force)*/
+        }
+
+        reporter.result(String(format: "%d spikes of %d units in %d × %d (%.1f s at %g Hz) → %@", spikes.count, units,
+                               channels, samples, Double(samples) / rate, rate, output.path))
+        if !options.quiet && !options.json {
+            print("unit  spikes  rate (Hz)  ISI < 1.5 ms  peak SNR")
+            for unit in result.quality {
+                print(String(format: "%4d  %6d  %9.2f  %11.2f%%  %8.1f", unit.unit, unit.spikes, unit.rate,
+                             100 * unit.refractoryViolations, unit.peakSNR))
+            }
+        }
+        reporter.summary([
+            "command": .string("spikesort"), "output": .string(output.path), "units": .integer(units),
+            "spikes": .integer(spikes.count), "channels": .integer(channels), "samples": .integer(samples),
+            "sampling_rate": .number(rate), "wall_seconds": .number(provenance.wallSeconds),
+            "unit_spikes": .array(result.quality.map { .integer($0.spikes) }),
+            "unit_snr": .array(result.quality.map { .number($0.peakSNR) }),
+        ])
+    }
+
+    /// The /filters of an nfx output as a dictionary for `channels` channels.
+    private func loadDictionary(_ path: String, channels: Int) throws -> ConvolutionalDictionary {
+        let filters = try InputLoader.load(InputSpec(path: path, dataset: "/filters"), requirements: InputRequirements(
+            rank: 3, axesDescription: "filters × channels × length", allowsNaN: false, timeAxis: .last)).array
+        guard filters.shape[1] == channels else {
+            throw NFXError.data("\(path):/filters has \(filters.shape[1]) channels but the recording has \(channels)",
+                                hint: "use waveforms learned on the same probe")
+        }
+        var dictionary = ConvolutionalDictionary(filters: filters.shape[0], channels: channels, length: filters.shape[2],
+                                                 weights: filters.elements)
+        guard dictionary.norms.allSatisfy({ $0 > 0 }) else {
+            throw NFXError.data("\(path):/filters has an all-zero filter")
+        }
+        dictionary.projectOntoUnitBall(exactly: true)
+        return dictionary
+    }
+
+    private func sortingError(_ error: Error, input: String) -> NFXError {
+        guard let error = error as? SpikeSortingError else { return NFXError.wrapping(error) }
+        switch error {
+        case .invalidOption, .nonPositiveSamplingRate: return NFXError.usage(error.description)
+        default: return NFXError.data("\(input): \(error.description)")
+        }
+    }
+
+    /// W⁻¹ applied to every template sample (templates units × channels × length).
+    private func unwhitened(_ templates: [Double], units: Int, channels K: Int, length L: Int,
+                            inverse: [Double]) -> [Double] {
+        var out = [Double](repeating: 0, count: templates.count)
+        for u in 0..<units {
+            for k in 0..<K {
+                for j in 0..<K {
+                    let weight = inverse[k * K + j]
+                    guard weight != 0 else { continue }
+                    for t in 0..<L { out[(u * K + k) * L + t] += weight * templates[(u * K + j) * L + t] }
+                }
+            }
+        }
+        return out
+    }
+}
