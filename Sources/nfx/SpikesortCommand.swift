@@ -77,8 +77,8 @@ struct SpikesortCommand: ParsableCommand {
     @Flag(help: "Do not whiten across channels.")
     var noWhitening = false
 
-    @Option(help: "Samples per coding window (recordings are coded window by window with overlap).")
-    var window: Int = 1 << 15
+    @Option(help: "Samples per coding window (recordings are coded window by window with overlap; default 32,768 or 8 waveforms).")
+    var window: Int?
 
     @Option(help: ArgumentHelp("Also write the files the phy GUI opens into this folder.", valueName: "dir"))
     var phy: String?
@@ -99,6 +99,7 @@ struct SpikesortCommand: ParsableCommand {
         guard maxIter >= 1 else { throw ValidationError("--max-iter must be at least 1, got \(maxIter)") }
         guard filterOrder >= 1 else { throw ValidationError("--filter-order must be at least 1, got \(filterOrder)") }
         _ = try bandEdges()
+        if let window, window < 2 { throw ValidationError("--window must be at least 2, got \(window)") }
         if dictionary != nil && (filters != nil || filterLength != nil) {
             throw ValidationError("--filters and --filter-length are for learning; a --dictionary fixes both")
         }
@@ -157,7 +158,7 @@ struct SpikesortCommand: ParsableCommand {
         let settings = SpikeSortingOptions(
             samplingRate: rate, filterLength: length, threshold: threshold, lambda: lambda, units: filters,
             maximumUnits: maxUnits, minimumRate: minRate, trainingSamples: Int((training * rate).rounded()),
-            learningIterations: maxIter, windowLength: window, seed: options.seed, threads: options.threadCount)
+            learningIterations: maxIter, windowLength: window ?? max(1 << 15, 8 * length), seed: options.seed, threads: options.threadCount)
         var result: SpikeSortingResult
         do {
             result = try SpikeSorter.sort(recording, channels: channels, samples: samples, dictionary: given,
@@ -188,7 +189,7 @@ struct SpikesortCommand: ParsableCommand {
         provenance.record("filter_order", filterOrder)
         provenance.record("common_reference", commonReference ? 1 : 0)
         provenance.record("whitening", whitening != nil ? 1 : 0)
-        provenance.record("window", window)
+        provenance.record("window", window ?? max(1 << 15, 8 * result.dictionary.length))
         provenance.record("threads", options.threadCount)
         if !result.discovery.isEmpty { provenance.record("unit_discovery", result.discovery.joined(separator: "\n")) }
         let spikes = result.spikes
