@@ -12,7 +12,7 @@ step "ground truth for every analysis (nfx simulate)"
 "$nfx" simulate matrix  -o "$demo/matrix.h5"  --force --units 200 --time 1000 --rank 6
 "$nfx" simulate tensor  -o "$demo/tensor.h5"  --force --units 60 --time 100 --trials 40 --rank 4
 "$nfx" simulate calcium -o "$demo/calcium.h5" --force --neurons 20 --frames 3000
-"$nfx" simulate ephys   -o "$demo/ephys.h5"   --force --channels 4 --units 3 --duration 10
+"$nfx" simulate ephys   -o "$demo/ephys.h5"   --force --channels 4 --units 3 --duration 10 --firing-rate 10 --seed 2
 "$nfx" simulate rnn     -o "$demo/rnn.h5"     --force --units 60 --rank 2
 "$nfx" simulate ephys   -o "$demo/spikes.h5"  --force --channels 1 --units 3 --duration 10 --sampling-rate 10000 \
     --firing-rate 30 --noise 1 --amplitude 10 --waveform-duration 0.003
@@ -29,6 +29,10 @@ step "components across trials in the simulated tensor (nfx tca): an ensemble ov
 step "spike waveforms learned from the 1-channel recording (nfx cdl-train), matched to the planted ones"
 "$nfx" cdl-train "$demo/spikes.h5" -o "$demo/spikes.cdl-train.h5" --force --filters 3 --filter-length 45
 "$nfx" compare "$demo/spikes.cdl-train.h5" "$demo/spikes.h5"
+
+step "spikes sorted from the 4-channel recording (nfx spikesort: units found from the data), scored as SpikeInterface does"
+"$nfx" spikesort "$demo/ephys.h5" -o "$demo/ephys.spikesort.h5" --force
+"$nfx" compare "$demo/ephys.spikesort.h5" "$demo/ephys.h5"
 
 step "every fixed point of the simulated RNN (nfx fixedpoints), exact, then by random-restart search"
 "$nfx" fixedpoints "$demo/rnn.h5" -o "$demo/rnn.fixedpoints.h5" --force
