@@ -13,6 +13,9 @@ public enum NPY {
         case uint8 = "u1", uint16 = "u2", uint32 = "u4", uint64 = "u8"
 
         public var size: Int { Int(String(rawValue.dropFirst()))! }
+
+        /// The header's `descr`: little-endian, or `|` (no byte order) for single bytes, as numpy writes it.
+        public var descr: String { (size == 1 ? "|" : "<") + rawValue }
     }
 
     public struct Header: Sendable, Equatable {
@@ -155,19 +158,50 @@ public enum NPY {
         }
     }
 
-    /// Writes a little-endian float64 `.npy` (version 1.0), as `numpy.save` would.
-    public static func encode(_ array: NDArray<Double>) -> Data {
-        let shapeText = array.shape.count == 1 ? "(\(array.shape[0]),)"
-            : "(" + array.shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '<f8', 'fortran_order': False, 'shape': \(shapeText), }"
-        // Pad with spaces so that the data starts on a 64-byte boundary, newline last.
-        let unpadded = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        var data = Data(magic + [1, 0])
-        let length = UInt16(header.utf8.count)
-        data.append(contentsOf: [UInt8(length & 0xff), UInt8(length >> 8)])
-        data.append(contentsOf: Array(header.utf8))
+    /// Writes a little-endian float64 `.npy`, byte for byte as `numpy.save` would. (The concrete overload lets
+    /// `NPY.encode(NDArray(shape:elements: [0, 1]))` keep inferring Double for its literals.)
+    public static func encode(_ array: NDArray<Double>) -> Data { encoded(array) }
+
+    /// Writes a little-endian, C-order `.npy` of `array`'s element type (int32, int64, uint64, float32 or
+    /// float64), byte for byte as `numpy.save` would.
+    public static func encode<Element: NPYElement>(_ array: NDArray<Element>) -> Data { encoded(array) }
+
+    private static func encoded<Element: NPYElement>(_ array: NDArray<Element>) -> Data {
+        var data = header(for: Element.npyElementType, shape: array.shape)
+        data.reserveCapacity(data.count + array.count * MemoryLayout<Element>.stride)
+        #if _endian(little)
         array.elements.withUnsafeBufferPointer { data.append(Data(buffer: $0)) }
+        #else
+        array.elements.map { $0.npyBitPattern.littleEndian }.withUnsafeBufferPointer { data.append(Data(buffer: $0)) }
+        #endif
+        return data
+    }
+
+    /// The bytes before the data of a C-order `.npy` of `elementType` and `shape`, as numpy writes them (2.4.6 checked)
+    /// (numpy/lib/format.py, `_write_array_header` and `_wrap_header`): version 1.0 unless the header needs more
+    /// than 65 535 bytes (then 2.0, with a 4-byte length); the dictionary's keys sorted; spaces reserving room for
+    /// the first axis to grow to 21 digits; then spaces and a final newline so the data starts on a 64-byte
+    /// boundary — numpy pads by 1…64 bytes, a full 64 when the header is already aligned.
+    public static func header(for elementType: ElementType, shape: [Int]) -> Data {
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var text = "{'descr': '\(elementType.descr)', 'fortran_order': False, 'shape': \(shapeText), }"
+        if let first = shape.first { text += String(repeating: " ", count: max(0, 21 - String(first).count)) }
+
+        let alignment = 64
+        var lengthFieldSize = 2
+        var textLength = text.utf8.count + 1  // with the final newline
+        var padding = alignment - (magic.count + 2 + lengthFieldSize + textLength) % alignment
+        if textLength + padding > Int(UInt16.max) {
+            lengthFieldSize = 4
+            padding = alignment - (magic.count + 2 + lengthFieldSize + textLength) % alignment
+        }
+        text += String(repeating: " ", count: padding) + "\n"
+        textLength = text.utf8.count
+
+        var data = Data(magic + [lengthFieldSize == 2 ? 1 : 2, 0])
+        let length = UInt32(textLength)
+        data.append(contentsOf: (0..<lengthFieldSize).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) })
+        data.append(contentsOf: Array(text.utf8))
         return data
     }
 
@@ -203,4 +237,37 @@ public enum NPY {
         }
         return String(rest[rest.index(after: rest.startIndex)..<end])
     }
+}
+
+/// An element type `NPY.encode` writes: one of numpy's fixed-size numbers.
+public protocol NPYElement: Sendable {
+    /// The same bits as an unsigned integer, to put them in little-endian order on a big-endian machine.
+    associatedtype NPYBitPattern: FixedWidthInteger
+    static var npyElementType: NPY.ElementType { get }
+    var npyBitPattern: NPYBitPattern { get }
+}
+
+extension Int32: NPYElement {
+    public static var npyElementType: NPY.ElementType { .int32 }
+    public var npyBitPattern: UInt32 { UInt32(bitPattern: self) }
+}
+
+extension Int64: NPYElement {
+    public static var npyElementType: NPY.ElementType { .int64 }
+    public var npyBitPattern: UInt64 { UInt64(bitPattern: self) }
+}
+
+extension UInt64: NPYElement {
+    public static var npyElementType: NPY.ElementType { .uint64 }
+    public var npyBitPattern: UInt64 { self }
+}
+
+extension Float: NPYElement {
+    public static var npyElementType: NPY.ElementType { .float32 }
+    public var npyBitPattern: UInt32 { bitPattern }
+}
+
+extension Double: NPYElement {
+    public static var npyElementType: NPY.ElementType { .float64 }
+    public var npyBitPattern: UInt64 { bitPattern }
 }

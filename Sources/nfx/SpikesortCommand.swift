@@ -118,6 +118,7 @@ struct SpikesortCommand: ParsableCommand {
         let spec = input.spec
         let output = try AtomicOutput(path: options.outputPath(for: spec, command: "spikesort"), force: options.force,
                                       inputs: [spec.path])
+        if let phy { try PhyExport.checkDestination(URL(fileURLWithPath: phy), force: options.force, inputs: [spec.path]) }
         let loaded = try InputLoader.load(spec, requirements: InputRequirements(
             rank: 2, axesDescription: "channels × samples", allowsNaN: false, timeAxis: input.timeAxis))
         let (channels, samples) = (loaded.array.shape[0], loaded.array.shape[1])
@@ -206,9 +207,11 @@ struct SpikesortCommand: ParsableCommand {
                                 shape: [units, 4], to: "/unit_quality")
         }
         if let phy {
-            _ = phy  // PHY-PENDING
-            /*try PhyExport.write(result, recording: recording, channels: channels, samples: samples, samplingRate: rate,
-                                to: URL(fileURLWithPath: phy), force: options.force)*/
+            try PhyExport.write(result, recording: .init(values: recording, channels: channels, samples: samples,
+                                                         whitening: whitening),
+                                to: URL(fileURLWithPath: phy), samplingRate: rate,
+                                channelPositions: channelPositions(loaded, channels: channels),
+                                highPassFiltered: !noFilter, force: options.force, inputs: [spec.path])
         }
 
         reporter.result(String(format: "%d spikes of %d units in %d × %d (%.1f s at %g Hz) → %@", spikes.count, units,
@@ -227,6 +230,14 @@ struct SpikesortCommand: ParsableCommand {
             "unit_spikes": .array(result.quality.map { .integer($0.spikes) }),
             "unit_snr": .array(result.quality.map { .number($0.peakSNR) }),
         ])
+    }
+
+    /// Channel positions (µm) from the input file's /channel_locations (channels × 2), when it has one.
+    private func channelPositions(_ loaded: LoadedInput, channels: Int) -> [[Double]]? {
+        guard loaded.format == .hdf5,
+              let locations = try? HDF5File.open(loaded.file).dataset("/channel_locations").read(as: Double.self),
+              locations.shape.count == 2, locations.shape[0] == channels, locations.shape[1] >= 2 else { return nil }
+        return (0..<channels).map { k in [locations.elements[k * locations.shape[1]], locations.elements[k * locations.shape[1] + 1]] }
     }
 
     /// The /filters of an nfx output as a dictionary for `channels` channels.

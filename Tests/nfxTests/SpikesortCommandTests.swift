@@ -30,6 +30,21 @@ final class SpikesortCommandTests: CommandTestCase {
         XCTAssertEqual(sortedAgain, times)
     }
 
+    func testPhyFolderIsWrittenBesideTheResult() throws {
+        XCTAssertEqual(try NFXExecutable.run(["simulate", "ephys", "-o", path("e.h5"), "--channels", "2", "--units", "2",
+                                              "--duration", "2", "--firing-rate", "20", "--quiet"]).status, 0)
+        let result = try NFXExecutable.run(["spikesort", path("e.h5"), "--filters", "2", "--phy", path("phy"), "--quiet"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: path("phy"))
+        for name in ["spike_times.npy", "spike_clusters.npy", "spike_templates.npy", "templates.npy", "amplitudes.npy",
+                     "channel_map.npy", "channel_positions.npy", "params.py"] {
+            XCTAssertTrue(files.contains(name), "\(name) missing from \(files)")
+        }
+        // An existing folder needs --force.
+        assertError(try NFXExecutable.run(["spikesort", path("e.h5"), "--filters", "2", "--phy", path("phy"), "-o", path("b.h5")]),
+                    code: 73, command: "nfx spikesort", mentions: "phy")
+    }
+
     func testBadInputIsAClearErrorAndLeavesNoOutput() throws {
         XCTAssertEqual(try NFXExecutable.run(["simulate", "ephys", "-o", path("e.h5"), "--channels", "2", "--duration", "1",
                                               "--quiet"]).status, 0)
