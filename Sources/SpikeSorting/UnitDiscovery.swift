@@ -16,7 +16,7 @@ enum UnitDiscovery {
     /// Clusters of residual snippets the new filter is chosen from (the largest wins).
     static let seedClusters = 4
     /// Seconds of the training stretch the growth runs on, and learning iterations per growth step.
-    static let growthSeconds = 10.0
+    static let growthSeconds = 20.0
     static let growthIterations = 8
     /// Noise σ between two units' typical spikes (see above).
     static let minimumSeparation = 3.0
@@ -40,9 +40,7 @@ enum UnitDiscovery {
         var model = Model(dictionary: nil, residual: y, residualSquares: y.reduce(0) { $0 + $1 * $1 },
                           spikes: SortedSpikes())
         var trace: [String] = []
-        // A step that fails the checks is kept tentatively for one more step: with three similar units, the
-        // two-unit model in between mixes them and cannot pass, while the three-unit model does.
-        var current = model, tentative = false
+        var current = model
         while (current.dictionary?.filters ?? 0) < (target ?? options.maximumUnits) {
             let units = current.dictionary?.filters ?? 0
             var candidates: [(name: String, start: ConvolutionalDictionary)] = []
@@ -91,7 +89,6 @@ enum UnitDiscovery {
                 progress?(line)
                 model = next
                 current = next
-                tentative = false
                 accepted = true
                 break
             }
@@ -99,11 +96,6 @@ enum UnitDiscovery {
                 trace.append(fallback.line + ": kept for --filters")
                 model = fallback.model
                 current = fallback.model
-                accepted = true
-            } else if !accepted, let fallback, !tentative {
-                trace.append(fallback.line + ": tried one step further")
-                current = fallback.model
-                tentative = true
                 accepted = true
             }
             if !accepted {
@@ -118,7 +110,8 @@ enum UnitDiscovery {
 
     /// The smallest separation of two units' spikes, in noise σ: each pair's spikes (data snippets, troughs
     /// aligned) projected on the difference of the two typical spikes (filter × median amplitude), and the
-    /// distance between the two groups' medians over their pooled spread (1.4826 × MAD). Measured on the spikes
+    /// distance between the two groups' medians over their pooled spread (1.4826 × MAD), less the inflation
+    /// expected from fitting the direction to the same spikes. Measured on the spikes
     /// rather than on the templates, because a split of one unit into two makes templates that differ by noise
     /// fitted to the split (several σ with a few hundred spikes over channels × length samples), while its spikes
     /// still form one group along that difference.
@@ -159,7 +152,11 @@ enum UnitDiscovery {
                 guard !first.isEmpty && !second.isEmpty else { continue }
                 let (centreA, centreB) = (SpikeAssignment.median(first), SpikeAssignment.median(second))
                 let spread = 1.4826 * SpikeAssignment.median(first.map { abs($0 - centreA) } + second.map { abs($0 - centreB) })
-                least = min(least, abs(centreA - centreB) / max(spread, .leastNormalMagnitude))
+                let separation = abs(centreA - centreB) / max(spread, .leastNormalMagnitude)
+                // The direction was fitted to these very spikes, which inflates the separation of a split by noise
+                // by about √(channels × length / spikes) σ; measured against the threshold net of that.
+                let inflation = (Double(K * L) / Double(min(first.count, second.count))).squareRoot()
+                least = min(least, separation - inflation)
             }
         }
         return least
