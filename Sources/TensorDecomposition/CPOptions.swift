@@ -39,6 +39,10 @@ public struct CPOptions: Sendable {
     public var seed: UInt64
     /// Threads for the work between GEMMs (HALS sweeps, contractions, the EM fill). Results do not depend on it.
     public var threads: Int
+    /// Non-negative CP only: extrapolate between iterations (HER, see `CPAcceleration`), which on large tensors
+    /// reaches a given error in about half the iterations; the objective may then rise at an iteration where the
+    /// extrapolation is discarded. Unconstrained CP never extrapolates: without a line search it was slower.
+    public var accelerate: Bool = true
 
     public init(rank: Int, method: CPMethod = .ncp, initialization: CPInitialization = .random,
                 maxIterations: Int = 500, tolerance: Double = 1e-6, seed: UInt64 = 0, threads: Int = 2) {

@@ -14,6 +14,23 @@ struct CPMember<T: FactorizationScalar> {
     var converged = false
     /// Still iterating: neither converged nor at the iteration limit.
     var active = true
+    /// Extrapolation (see `CPAcceleration`): each mode's last update before extrapolation, and the step sizes.
+    var plain: [[T]] = []
+    var step = CPAcceleration.initialStep
+    var stepLimit = 1.0
+}
+
+/// Heuristic extrapolation with restarts (HER; Ang, Cohen, Gillis & Hien 2021, "Accelerating block coordinate
+/// descent for non-negative tensor factorization"): after each mode's update F, the next updates use
+/// F + β(F − F_previous) (projected onto F ≥ 0 for ncp). The error is measured at the extrapolated point of the
+/// other modes and the last mode's plain update, at no extra cost; when it rises, the extrapolation is discarded
+/// (restart), β shrinks by `shrink` and its ceiling drops to the β that failed; otherwise β grows by `growth`
+/// up to the ceiling, which itself creeps towards 1 by `ceilingGrowth`.
+enum CPAcceleration {
+    static let initialStep = 0.5
+    static let shrink = 1.5
+    static let growth = 1.05
+    static let ceilingGrowth = 1.01
 }
 
 /// The iterate of one or more 3-way CP fits of the same tensor.
@@ -36,6 +53,9 @@ struct CPState<T: FactorizationScalar> {
     var members: [CPMember<T>]
     /// Yᵀ = (X·C)ᵀ, (total rank) × I·J, written by concurrent GEMMs on disjoint blocks.
     let workspace: CPWorkspace<T>
+
+    /// Extrapolation applies to non-negative CP only (see `CPOptions.accelerate`).
+    private var accelerates: Bool { options.accelerate && options.method == .ncp }
 
     /// Rows of A ⊙ B formed at once in the mode-2 pass: large enough for an efficient GEMM, small enough to stay
     /// in cache next to the rows of X it multiplies.
@@ -113,6 +133,7 @@ struct CPState<T: FactorizationScalar> {
                     dataSquares += refill.squaresChange
                 }
                 record(max(residual, 0), member: member, iteration: iteration, observedSquares: observedSquares)
+                if accelerates && members[member].active { try adaptStep(member: member) }
                 progress?(member, CPProgress(iteration: iteration, relativeError: members[member].relativeErrors.last!))
             }
         }
@@ -187,8 +208,49 @@ struct CPState<T: FactorizationScalar> {
                 members[member].factors[mode] = try leastSquaresUpdate(numerator: numerator, gram: hadamard, rank: R,
                                                                        length: length)
             }
+            if accelerates && mode < 2 { extrapolate(member: member, mode: mode) }
             members[member].grams[mode] = try Self.gram(members[member].factors[mode], rank: R, length: length)
         }
+    }
+
+    /// factors[mode] ← F + β(F − previous F), keeping F as the plain update (for ncp projected onto ≥ 0).
+    private mutating func extrapolate(member: Int, mode: Int) {
+        let updated = members[member].factors[mode]
+        if members[member].plain.count < 3 { members[member].plain = members[member].factors }
+        let previous = members[member].plain[mode]
+        let beta = T(members[member].step)
+        var extrapolated = updated
+        for index in extrapolated.indices {
+            let value = updated[index] + beta * (updated[index] - previous[index])
+            extrapolated[index] = options.method == .ncp ? max(value, 0) : value
+        }
+        members[member].plain[mode] = updated
+        members[member].factors[mode] = extrapolated
+    }
+
+    /// After an iteration's error is recorded: restart (discard the extrapolated modes) when the error rose, else
+    /// grow β; then extrapolate the last mode for the next iteration.
+    private mutating func adaptStep(member: Int) throws {
+        let errors = members[member].objective
+        guard members[member].plain.count == 3 else {
+            members[member].plain = members[member].factors
+            return
+        }
+        if errors.count >= 2 && errors[errors.count - 1] > errors[errors.count - 2] {
+            members[member].stepLimit = members[member].step
+            members[member].step /= CPAcceleration.shrink
+            for mode in 0..<2 {
+                members[member].factors[mode] = members[member].plain[mode]
+                members[member].grams[mode] = try Self.gram(members[member].factors[mode], rank: members[member].rank,
+                                                            length: dims[mode])
+            }
+            members[member].plain[2] = members[member].factors[2]
+            return
+        }
+        members[member].step = min(members[member].stepLimit, members[member].step * CPAcceleration.growth)
+        members[member].stepLimit = min(1, members[member].stepLimit * CPAcceleration.ceilingGrowth)
+        extrapolate(member: member, mode: 2)
+        members[member].grams[2] = try Self.gram(members[member].factors[2], rank: members[member].rank, length: dims[2])
     }
 
     /// ALS: the factor F (rank × length) solving G·F = M, G the Hadamard product of the other Grams (symmetric

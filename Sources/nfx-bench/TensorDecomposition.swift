@@ -39,7 +39,7 @@ struct EnsembleTiming: Encodable {
 /// hides a random fraction F of the entries (NaN) before the fit.
 func measureTCA(path: String, dataset: String, rank: Int, method: String, precision: String, initPath: String?,
                 maxIterations: Int, tolerance: Double, target: Double?, missing: Double,
-                threads: Int) throws -> TCATiming {
+                threads: Int, accelerate: Bool = false) throws -> TCATiming {
     let array = try HDF5File.open(path).dataset(dataset).read(as: Double.self)
     guard array.rank == 3 else { throw UsageError("\(dataset) must be units × time × trials") }
     var data = array.elements
@@ -53,8 +53,9 @@ func measureTCA(path: String, dataset: String, rank: Int, method: String, precis
         initialization = .given(try (0..<3).map { Matrix(try start.dataset("/mode\($0)").read(as: Double.self)) })
     }
     BLASThreads.set(threads)
-    let options = CPOptions(rank: rank, method: CPMethod(rawValue: method) ?? .ncp, initialization: initialization,
+    var options = CPOptions(rank: rank, method: CPMethod(rawValue: method) ?? .ncp, initialization: initialization,
                             maxIterations: maxIterations, tolerance: tolerance, threads: threads)
+    options.accelerate = accelerate
     var stamps: [(seconds: Double, error: Double)] = []
     var started = Date()
     let record: (CPProgress) -> Void = { stamps.append((Date().timeIntervalSince(started), $0.relativeError)) }
@@ -79,11 +80,13 @@ func measureTCA(path: String, dataset: String, rank: Int, method: String, precis
 
 /// `nfx-bench tca-ensemble FILE DATASET --ranks A-B --replicates N`: the whole ensemble, timed in-process.
 func measureEnsemble(path: String, dataset: String, ranks: [Int], replicates: Int, maxIterations: Int,
-                     tolerance: Double, precision: String, threads: Int) throws -> EnsembleTiming {
+                     tolerance: Double, precision: String, threads: Int,
+                     accelerate: Bool = false) throws -> EnsembleTiming {
     let array = try HDF5File.open(path).dataset(dataset).read(as: Double.self)
     var data = array.elements
     BLASThreads.set(threads)
-    let method = CPOptions(rank: 1, maxIterations: maxIterations, tolerance: tolerance)
+    var method = CPOptions(rank: 1, maxIterations: maxIterations, tolerance: tolerance)
+    method.accelerate = accelerate
     let options = CPEnsembleOptions(ranks: ranks, replicates: replicates, threads: threads)
     var ensemble: CPEnsemble?
     let elapsed: Double

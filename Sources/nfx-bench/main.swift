@@ -74,11 +74,12 @@ do {
         let target = try arguments.double("target")
         let missing = try arguments.double("missing") ?? 0
         let threads = try arguments.integer("threads", default: 2)
+        let accelerate = try arguments.string("acceleration", default: "none") == "her"
         try arguments.expectPositionals(2)
         try printJSON(measureTCA(path: arguments.positionals[0], dataset: arguments.positionals[1], rank: rank,
                                  method: method, precision: precision, initPath: initPath,
                                  maxIterations: maxIterations, tolerance: tolerance, target: target,
-                                 missing: missing, threads: threads))
+                                 missing: missing, threads: threads, accelerate: accelerate))
     case "tca-ensemble":
         let low = try arguments.integer("low", default: 1)
         let high = try arguments.integer("high", default: 12)
@@ -87,12 +88,13 @@ do {
         let tolerance = try arguments.double("tol") ?? 1e-6
         let precision = try arguments.string("precision", default: "double")
         let threads = try arguments.integer("threads", default: 2)
+        let accelerate = try arguments.string("acceleration", default: "none") == "her"
         try arguments.expectPositionals(2)
         guard low <= high else { throw UsageError("--low must be ≤ --high") }
         try printJSON(measureEnsemble(path: arguments.positionals[0], dataset: arguments.positionals[1],
                                       ranks: Array(low...high), replicates: replicates,
                                       maxIterations: maxIterations, tolerance: tolerance, precision: precision,
-                                      threads: threads))
+                                      threads: threads, accelerate: accelerate))
     default:
         throw UsageError("unknown mode '\(arguments.mode)'")
     }

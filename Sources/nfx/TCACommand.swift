@@ -57,6 +57,9 @@ struct TCACommand: ParsableCommand {
     @Option(help: "double (Float64) or single (Float32: half the memory and time).")
     var precision: String = "double"
 
+    @Option(help: "ncp: her (extrapolation with restarts, Ang et al. 2021: about half the iterations; the objective may rise where a step is undone) or none (plain HALS, monotone).")
+    var acceleration: String = "her"
+
     @Flag(help: "ncp of data with negative values: subtract the minimum first.")
     var shiftMin = false
 
@@ -73,6 +76,9 @@ struct TCACommand: ParsableCommand {
     private var chosenMethod: CPMethod? { CPMethod(rawValue: method.lowercased()) }
 
     func validate() throws {
+        guard ["her", "none"].contains(acceleration) else {
+            throw ValidationError("--acceleration must be her or none, got '\(acceleration)'")
+        }
         if !summarize.isEmpty {
             guard input == nil else { throw ValidationError("--summarize takes result files only, not an input") }
             guard options.out != nil else { throw ValidationError("--summarize needs -o/--out for the combined file") }
@@ -177,8 +183,10 @@ struct TCACommand: ParsableCommand {
         case "random": start = .random
         default: start = try TCAFits.readInitialFactors(initialization)
         }
-        return CPOptions(rank: rank, method: chosenMethod!, initialization: start, maxIterations: maxIter,
-                         tolerance: tol, seed: options.seed, threads: options.threadCount)
+        var settings = CPOptions(rank: rank, method: chosenMethod!, initialization: start, maxIterations: maxIter,
+                                 tolerance: tol, seed: options.seed, threads: options.threadCount)
+        settings.accelerate = acceleration == "her"
+        return settings
     }
 
     private func decompose<T: TensorScalar>(_ data: inout [T], shape: [Int], reporter: Reporter) throws -> TCAFits {
@@ -210,6 +218,7 @@ struct TCACommand: ParsableCommand {
         provenance.record("max_iter", maxIter)
         provenance.record("tol", tol)
         provenance.record("precision", precision)
+        provenance.record("acceleration", method == "ncp" ? acceleration : "none")
         provenance.record("threads", options.threadCount)
         if chosenMethod == .ncp {
             provenance.record("shift_min", shift ?? 0)

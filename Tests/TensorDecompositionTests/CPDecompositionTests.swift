@@ -68,13 +68,39 @@ final class CPDecompositionTests: XCTestCase {
         let planted = try plantedTensor(noise: 0.2, seed: 3)
         for method in CPMethod.allCases {
             var data = planted.data
-            let fit = try CPDecomposition.fit(&data, shape: planted.shape, options: CPOptions(
-                rank: 5, method: method, maxIterations: 100, tolerance: 0, seed: 2))
+            var options = CPOptions(rank: 5, method: method, maxIterations: 100, tolerance: 0, seed: 2)
+            options.accelerate = false
+            let fit = try CPDecomposition.fit(&data, shape: planted.shape, options: options)
             XCTAssertEqual(fit.iterations, 100)
             for (before, after) in zip(fit.objective, fit.objective.dropFirst()) {
                 XCTAssertLessThanOrEqual(after, before * (1 + 1e-10), "\(method)")
             }
         }
+    }
+
+    func testExtrapolationReachesPlainHALSErrorsAndRestartsWhenTheErrorRises() throws {
+        let planted = try plantedTensor(units: 40, time: 50, trials: 30, rank: 4, noise: 0.1, seed: 8)
+        var plainOptions = CPOptions(rank: 4, maxIterations: 300, tolerance: 0, seed: 4)
+        plainOptions.accelerate = false
+        var acceleratedOptions = plainOptions
+        acceleratedOptions.accelerate = true
+        var data = planted.data
+        let plain = try CPDecomposition.fit(&data, shape: planted.shape, options: plainOptions)
+        let accelerated = try CPDecomposition.fit(&data, shape: planted.shape, options: acceleratedOptions)
+        XCTAssertNotEqual(plain.objective, accelerated.objective, "the extrapolation changes the path")
+        XCTAssertLessThanOrEqual(accelerated.relativeError, plain.relativeError * (1 + 1e-6))
+        XCTAssertGreaterThanOrEqual(KruskalSimilarity.score(accelerated, planted.truth), 0.99)
+        // A rise is followed by a restart from the plain updates, which cannot rise again at once.
+        let objective = accelerated.objective
+        for index in 2..<objective.count where objective[index - 1] > objective[index - 2] {
+            XCTAssertLessThanOrEqual(objective[index], objective[index - 1] * (1 + 1e-10), "at \(index)")
+        }
+        // Unconstrained CP ignores the flag.
+        var cpPlain = plainOptions, cpAccelerated = acceleratedOptions
+        cpPlain.method = .cp
+        cpAccelerated.method = .cp
+        XCTAssertEqual(try CPDecomposition.fit(&data, shape: planted.shape, options: cpPlain).objective,
+                       try CPDecomposition.fit(&data, shape: planted.shape, options: cpAccelerated).objective)
     }
 
     func testGramBasedErrorEqualsTheExplicitError() throws {
@@ -121,7 +147,12 @@ final class CPDecompositionTests: XCTestCase {
         let fit = try CPDecomposition.fit(&data, shape: planted.shape, options: CPOptions(rank: 3, initialization: .svd))
         XCTAssertGreaterThanOrEqual(KruskalSimilarity.score(fit, planted.truth), 0.95)
         XCTAssertTrue(zip(before, data).allSatisfy { $0.isNaN ? $1.isNaN : $0 == $1 })
-        for (previous, next) in zip(fit.objective, fit.objective.dropFirst()) {
+        // Without extrapolation the masked (EM) objective never rises.
+        var plainOptions = CPOptions(rank: 3, initialization: .svd)
+        plainOptions.accelerate = false
+        let plain = try CPDecomposition.fit(&data, shape: planted.shape, options: plainOptions)
+        XCTAssertGreaterThanOrEqual(KruskalSimilarity.score(plain, planted.truth), 0.95)
+        for (previous, next) in zip(plain.objective, plain.objective.dropFirst()) {
             XCTAssertLessThanOrEqual(next, previous * (1 + 1e-10))
         }
     }
