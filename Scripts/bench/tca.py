@@ -4,8 +4,8 @@ Workload A (speed, the issue's): a dense non-negative rank-10 tensor 1000 × 200
 noise, clipped at 0) with one random non-negative start written to a file, given to all three tools. tensortools
 (`ncp_hals`, `cp_als`) and TensorLy (`non_negative_parafac_hals`, `parafac`) run to their own tolerance;
 `nfx-bench tca` (the fit in-process, without file I/O) is timed to the best error the peers stopped at, per
-iteration and to its own stop, for non-negative CP (HALS) and CP (ALS), in single precision and with 10 % of the
-entries missing; the errors after the same number of iterations from the same start are compared; the ensemble
+iteration and to its own stop, for non-negative CP (HALS, with its default extrapolation and without it) and CP
+(ALS), in single precision and with 10 % of the entries missing; the errors after the same number of iterations from the same start are compared; the ensemble
 over ranks 1–12 is timed; the whole `nfx tca` process gives the peak memory. Workload B (accuracy): `nfx simulate
 tensor` with a planted rank-4 truth; nfx, tensortools and TensorLy scored by Williams et al.'s similarity to it, and
 nfx's ensemble over ranks 1–8. All sides use 2 threads.
@@ -349,6 +349,8 @@ def bench_dense(nfx, nfx_bench, folder, shape, quick):
     print("tca: nfx-bench ncp …", flush=True)
     a["ncp"] = measure_bench(bench(*to(ncp_target)))
     a["ncp_stop"] = measure_bench(bench(*own_stop))
+    print("tca: nfx-bench ncp without extrapolation (--acceleration none) …", flush=True)
+    a["ncp_plain"] = measure_bench(bench("--acceleration", "none", *to(ncp_target)))
     print("tca: nfx-bench ncp, single precision …", flush=True)
     a["single"] = measure_bench(bench("--precision", "single", *to(ncp_target)))
     a["single_stop"] = measure_bench(bench("--precision", "single", *own_stop))
@@ -581,6 +583,9 @@ def speed_table(a, e):
     rows.append((f"NCP (HALS) to E = {E:.5f}, double", to_target_cell(ncp),
                  peer_text("TensorLy `non_negative_parafac_hals`", tl_ncp), ratio_text(tl_ncp.seconds, ncp.to_target),
                  "—", ""))
+    plain = a["ncp_plain"]
+    rows.append((f"NCP (plain HALS, `--acceleration none`) to E = {E:.5f}, double", to_target_cell(plain),
+                 peer_text("tensortools `ncp_hals`", tt_ncp), ratio_text(tt_ncp.seconds, plain.to_target), "—", ""))
     speedup = benchlib.ratio(tt_ncp.per_iteration, ncp.per_iteration)
     rows.append(("NCP time per iteration, double", per_iteration(ncp.per_iteration),
                  f"tensortools {per_iteration(tt_ncp.per_iteration)}", ratio_text(tt_ncp.per_iteration, ncp.per_iteration),
@@ -785,6 +790,7 @@ def ensemble_table(a, e):
 def runs_table(a, e):
     rows = []
     for key, name in (("ncp", "ncp double → E"), ("ncp_stop", "ncp double, own stop"),
+                      ("ncp_plain", "ncp double, --acceleration none → E"),
                       ("single", "ncp single → E"), ("single_stop", "ncp single, own stop"),
                       ("cp", "cp → E (cp)"), ("cp_stop", "cp, own stop"),
                       ("masked", f"ncp {MISSING:.0%} missing, {MASKED_ITER} it."),

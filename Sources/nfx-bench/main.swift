@@ -74,7 +74,7 @@ do {
         let target = try arguments.double("target")
         let missing = try arguments.double("missing") ?? 0
         let threads = try arguments.integer("threads", default: 2)
-        let accelerate = try arguments.string("acceleration", default: "none") == "her"
+        let accelerate = try arguments.string("acceleration", default: "her") == "her"
         try arguments.expectPositionals(2)
         try printJSON(measureTCA(path: arguments.positionals[0], dataset: arguments.positionals[1], rank: rank,
                                  method: method, precision: precision, initPath: initPath,
@@ -88,7 +88,7 @@ do {
         let tolerance = try arguments.double("tol") ?? 1e-6
         let precision = try arguments.string("precision", default: "double")
         let threads = try arguments.integer("threads", default: 2)
-        let accelerate = try arguments.string("acceleration", default: "none") == "her"
+        let accelerate = try arguments.string("acceleration", default: "her") == "her"
         try arguments.expectPositionals(2)
         guard low <= high else { throw UsageError("--low must be ≤ --high") }
         try printJSON(measureEnsemble(path: arguments.positionals[0], dataset: arguments.positionals[1],
