@@ -60,6 +60,17 @@ def time_callable(function, runs, warmup=1):
     return statistics.median(times), times, value
 
 
+def simulate_seed_like_ephys(nfx, path, duration, seed, units=3, rate=10000):
+    """`nfx simulate ephys` with the issues' seed-like recipe (one channel, 3 ms waveforms, 30 Hz, peak SNR ~10),
+    the recordings cdl.py and spikesort.py share."""
+    command = [nfx, "simulate", "ephys", "-o", path, "--channels", "1", "--units", str(units), "--duration",
+               str(duration), "--sampling-rate", str(rate), "--firing-rate", "30", "--noise", "1", "--amplitude",
+               "10", "--waveform-duration", "0.003", "--seed", str(seed), "--force", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {result.returncode}: {result.stderr.strip()}")
+
+
 def exact_checksums(array):
     """Correctly rounded sum and sum of squares of a 2-D float64 array.
 

@@ -59,15 +59,6 @@ LONG_TARGET_SECONDS = 60.0
 # Data and scoring
 
 
-def simulate(nfx, path, duration, seed):
-    command = [nfx, "simulate", "ephys", "-o", path, "--channels", "1", "--units", str(UNITS), "--duration",
-               str(duration), "--sampling-rate", str(RATE), "--firing-rate", "30", "--noise", "1", "--amplitude",
-               "10", "--waveform-duration", "0.003", "--seed", str(seed), "--force", "--quiet"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {result.returncode}: {result.stderr.strip()}")
-
-
 def load(path):
     """(signal, true waveforms units × samples) of a one-channel simulation."""
     with h5py.File(path, "r") as file:
@@ -269,7 +260,7 @@ def bench(args):
         for seed in seeds:
             data = os.path.join(args.data, f"cdl-{duration}s-seed{seed}.h5")
             print(f"  seed {seed}: simulating {duration} s", flush=True)
-            simulate(args.nfx, data, duration, seed)
+            benchlib.simulate_seed_like_ephys(args.nfx, data, duration, seed, UNITS, RATE)
             out = os.path.join(args.data, f"cdl-{duration}s-seed{seed}-filters.h5")
             nfx = nfx_train(args.nfx, data, out, 1)
             nfx_random = nfx_train(args.nfx, data, out, 1, init="random")
@@ -289,7 +280,7 @@ def bench(args):
     long_duration = QUICK_LONG_DURATION if args.quick else LONG_DURATION
     data = os.path.join(args.data, f"cdl-{long_duration}s-seed0.h5")
     print(f"  simulating {long_duration} s", flush=True)
-    simulate(args.nfx, data, long_duration, 0)
+    benchlib.simulate_seed_like_ephys(args.nfx, data, long_duration, 0, UNITS, RATE)
     out = os.path.join(args.data, f"cdl-{long_duration}s-seed0-filters.h5")
     long = {threads: nfx_long(args.nfx, data, out, threads) for threads in (1, 2)}
     return {"rows": rows, "long": long, "duration": duration, "long_duration": long_duration,

@@ -77,3 +77,8 @@ echo "bench: tensor component analysis"
 # run on one thread).
 echo "bench: convolutional dictionary learning"
 "$VENV/bin/python" Scripts/bench/cdl.py --nfx "$NFX" --data "$DATA" --output docs/benchmarks.md
+# Appends the "Spike sorting" section (simulates its own recordings, reads SpikeInterface's 4-channel ground truth from
+# ../shared/data; nfx on all cores, SpyKING CIRCUS 2, Tridesclous 2 and MountainSort 5 through SpikeInterface in child
+# processes with n_jobs=2 and a 600 s timeout each).
+echo "bench: spike sorting"
+"$VENV/bin/python" Scripts/bench/spikesort.py --nfx "$NFX" --data "$DATA" --output docs/benchmarks.md
