@@ -105,11 +105,6 @@ public enum SpikeSorter {
     static func medianAmplitudes(_ spikes: SortedSpikes, units: Int) -> [Double] {
         var perUnit = [[Double]](repeating: [], count: units)
         for (label, amplitude) in zip(spikes.labels, spikes.amplitudes) { perUnit[Int(label)].append(amplitude) }
-        return perUnit.map { values in
-            guard !values.isEmpty else { return 0 }
-            let sorted = values.sorted()
-            return sorted.count % 2 == 1 ? sorted[sorted.count / 2]
-                : 0.5 * (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2])
-        }
+        return perUnit.map { $0.isEmpty ? 0 : SpikeAssignment.median($0) }
     }
 }
