@@ -2,8 +2,8 @@ import Foundation
 import LinearAlgebra
 
 /// The preprocessing chain of the spike sorter, in SpikeInterface's usual order: zero-phase Butterworth band-pass →
-/// common median reference → ZCA spatial whitening, each optional but the filter; then the noise level of every
-/// channel of the result (what detection thresholds are multiples of).
+/// common median reference → ZCA spatial whitening, each optional; then the noise level of every channel of the
+/// result (what detection thresholds are multiples of).
 public struct Preprocessing: Sendable, Equatable {
     /// Lower edge of the band, in Hz.
     public var low: Double
@@ -11,17 +11,21 @@ public struct Preprocessing: Sendable, Equatable {
     /// (see `ButterworthBandpass`).
     public var high: Double
     public var filterOrder: Int
+    /// Off for recordings that are already filtered.
+    public var bandPass: Bool
     public var commonMedianReference: Bool
     public var whitening: Bool
     /// Threads for the per-channel and per-block loops (the whitening GEMM uses OpenBLAS' own threads).
     public var threads: Int
 
     public init(low: Double = ButterworthBandpass.defaultLow, high: Double = ButterworthBandpass.defaultHigh,
-                filterOrder: Int = ButterworthBandpass.defaultOrder, commonMedianReference: Bool = true,
-                whitening: Bool = true, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+                filterOrder: Int = ButterworthBandpass.defaultOrder, bandPass: Bool = true,
+                commonMedianReference: Bool = true, whitening: Bool = true,
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.low = low
         self.high = high
         self.filterOrder = filterOrder
+        self.bandPass = bandPass
         self.commonMedianReference = commonMedianReference
         self.whitening = whitening
         self.threads = threads
@@ -42,9 +46,10 @@ public struct Preprocessing: Sendable, Equatable {
         guard threads >= 1 else {
             throw SpikeSortingError.invalidOption(flag: "--threads", message: "--threads must be at least 1, got \(threads)")
         }
-        let filter = try ButterworthBandpass(order: filterOrder, low: low, high: high, samplingRate: samplingRate)
+        let filter = bandPass
+            ? try ButterworthBandpass(order: filterOrder, low: low, high: high, samplingRate: samplingRate) : nil
         var data = recording
-        filter.filter(&data, channels: channels, samples: samples, threads: threads)
+        filter?.filter(&data, channels: channels, samples: samples, threads: threads)
         if commonMedianReference {
             CommonMedianReference.apply(&data, channels: channels, samples: samples, threads: threads)
         }
@@ -68,8 +73,8 @@ public struct PreprocessedRecording: Sendable {
     public var samples: Int
     /// MAD-based σ of each channel of `recording` (after every step of the chain).
     public var noiseLevels: [Double]
-    /// The filter as designed (its `high` is nil when it became a high-pass).
-    public var filter: ButterworthBandpass
+    /// The filter as designed (its `high` is nil when it became a high-pass); nil without the band-pass.
+    public var filter: ButterworthBandpass?
     /// The whitening applied, when it was: its `matrix` W and `inverse` W⁻¹ (to un-whiten templates).
     public var whitening: SpatialWhitening?
 }

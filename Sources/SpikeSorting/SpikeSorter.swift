@@ -6,12 +6,14 @@ import SparseCoding
 /// different units are both coded.
 public enum SpikeSorter {
     /// Sorts `recording` (channels × samples, already preprocessed: band-passed, and referenced and whitened if
-    /// wanted). Every channel is divided by its noise σ first. With `dictionary` (filters × channels × length, in
+    /// wanted). Every channel is divided by its noise σ first: `noiseLevels` when the caller has measured them
+    /// (`Preprocessing` does), else `NoiseLevel.perChannel`. With `dictionary` (filters × channels × length, in
     /// those noise units, as `cdl-train` on the same preprocessed data learns it) its filters are the units;
     /// otherwise the units are learned on the first `options.trainingSamples` samples — `options.units` of them,
     /// or as many as `UnitDiscovery` finds.
     public static func sort(_ recording: [Double], channels K: Int, samples N: Int,
-                            dictionary given: ConvolutionalDictionary? = nil, options: SpikeSortingOptions,
+                            dictionary given: ConvolutionalDictionary? = nil, noiseLevels: [Double]? = nil,
+                            options: SpikeSortingOptions,
                             progress: ((String) -> Void)? = nil) throws(SpikeSortingError) -> SpikeSortingResult {
         try options.validate()
         precondition(recording.count == K * N, "SpikeSorter: \(recording.count) values for \(K) × \(N)")
@@ -24,7 +26,8 @@ public enum SpikeSorter {
         guard N >= length else {
             throw .invalidRecording("the recording has \(N) samples, fewer than one waveform (\(length))")
         }
-        let noise = NoiseLevel.perChannel(recording, channels: K, samples: N, threads: options.threads)
+        precondition(noiseLevels.map { $0.count == K } ?? true, "SpikeSorter: \(noiseLevels?.count ?? 0) noise levels for \(K) channels")
+        let noise = noiseLevels ?? NoiseLevel.perChannel(recording, channels: K, samples: N, threads: options.threads)
         guard noise.allSatisfy({ $0 > 0 && $0.isFinite }) else {
             throw .invalidRecording("channel \(noise.firstIndex { !($0 > 0 && $0.isFinite) }!) has no noise (constant or empty): nothing to sort on it")
         }

@@ -130,31 +130,18 @@ struct SpikesortCommand: ParsableCommand {
         let (low, high) = try bandEdges()
         let reporter = options.reporter
 
-        let preprocessing = Preprocessing(low: low, high: high, filterOrder: filterOrder,
+        let preprocessing = Preprocessing(low: low, high: high, filterOrder: filterOrder, bandPass: !noFilter,
                                           commonMedianReference: commonReference,
                                           whitening: !noWhitening && channels > 1, threads: options.threadCount)
-        var recording = loaded.array.elements
-        var whitening: SpatialWhitening?
+        reporter.progress("spikesort: preprocessing \(channels) × \(samples)")
+        let prepared: PreprocessedRecording
         do {
-            if noFilter {
-                if preprocessing.commonMedianReference {
-                    CommonMedianReference.apply(&recording, channels: channels, samples: samples,
-                                                threads: options.threadCount)
-                }
-                if preprocessing.whitening {
-                    let fitted = try SpatialWhitening(fitting: recording, channels: channels, samples: samples)
-                    try fitted.apply(to: &recording, channels: channels, samples: samples)
-                    whitening = fitted
-                }
-            } else {
-                reporter.progress("spikesort: preprocessing \(channels) × \(samples)")
-                let prepared = try preprocessing.run(recording, channels: channels, samples: samples, samplingRate: rate)
-                recording = prepared.recording
-                whitening = prepared.whitening
-            }
+            prepared = try preprocessing.run(loaded.array.elements, channels: channels, samples: samples,
+                                             samplingRate: rate)
         } catch let error as SpikeSortingError {
             throw sortingError(error, input: loaded.name)
         }
+        let (recording, whitening) = (prepared.recording, prepared.whitening)
 
         let settings = SpikeSortingOptions(
             samplingRate: rate, filterLength: length, threshold: threshold, lambda: lambda, units: filters,
@@ -163,7 +150,7 @@ struct SpikesortCommand: ParsableCommand {
         var result: SpikeSortingResult
         do {
             result = try SpikeSorter.sort(recording, channels: channels, samples: samples, dictionary: given,
-                                          options: settings, progress: { reporter.progress("spikesort: \($0)") })
+                                          noiseLevels: prepared.noiseLevels, options: settings, progress: { reporter.progress("spikesort: \($0)") })
         } catch {
             throw sortingError(error, input: loaded.name)
         }

@@ -383,6 +383,15 @@ final class PreprocessingTests: XCTestCase {
             .run(recording, channels: channels, samples: samples, samplingRate: rate)
         XCTAssertEqual(plain.recording, filter.filtered(recording, channels: channels, samples: samples))
         XCTAssertNil(plain.whitening)
+        // Without the band-pass: reference and whitening on the recording as given.
+        let unfiltered = try Preprocessing(bandPass: false)
+            .run(recording, channels: channels, samples: samples, samplingRate: rate)
+        var referenced = recording
+        CommonMedianReference.apply(&referenced, channels: channels, samples: samples)
+        let unfilteredWhitening = try SpatialWhitening(fitting: referenced, channels: channels, samples: samples)
+        try unfilteredWhitening.apply(to: &referenced, channels: channels, samples: samples)
+        XCTAssertEqual(unfiltered.recording, referenced)
+        XCTAssertNil(unfiltered.filter)
         XCTAssertThrowsError(try Preprocessing().run([1, 2, 3], channels: 2, samples: 2, samplingRate: rate)) { error in
             guard case .invalidRecording? = error as? SpikeSortingError else { return XCTFail("\(error)") }
         }
