@@ -55,13 +55,14 @@ public enum CPDecomposition {
     }
 
     /// Several fits of complete data that share every pass over the tensor (see `CPState`): `members` give each
-    /// fit's rank, start and seed; `options` the method, stopping rule and threads common to all. The results
-    /// equal those of separate fits up to rounding.
+    /// fit's rank, start and seed; `options` the method, stopping rule and threads common to all; `scan` the
+    /// data's scan when the caller has one (an ensemble scans once for all its batches). The results equal those
+    /// of separate fits up to rounding.
     static func fitTogether<T: FactorizationScalar>(_ X: UnsafeBufferPointer<T>, shape: [Int], options: CPOptions,
-                                                    members: [CPOptions],
+                                                    members: [CPOptions], scan: TensorScan? = nil,
                                                     progress: ((_ member: Int, CPProgress) -> Void)? = nil)
         throws -> [CPResult] {
-        let scan = TensorScan(X)
+        let scan = scan ?? TensorScan(X)
         precondition(scan.missing.isEmpty, "CPDecomposition.fitTogether: data with missing entries is fitted alone")
         if options.method == .ncp && scan.negativeCount > 0 {
             throw TensorDecompositionError.negativeEntries(count: scan.negativeCount, minimum: scan.minimum)

@@ -124,7 +124,8 @@ public enum CPEnsembleFitting {
         var results = [CPResult?](repeating: nil, count: jobs.count)
         var shared = method
         shared.threads = options.threads
-        if data.contains(where: \.isNaN) {
+        let scan = data.withUnsafeBufferPointer { TensorScan($0) }
+        if !scan.missing.isEmpty {
             // Each fit refills the missing entries with its own model, so the fits cannot share passes.
             for index in jobs.indices {
                 progress?("rank \(jobs[index].0), replicate \(jobs[index].1 + 1) of \(options.replicates)")
@@ -141,7 +142,7 @@ public enum CPEnsembleFitting {
                     progress?("rank\(ranks.count > 1 ? "s" : "") \(ranks.map(String.init).joined(separator: ", ")): "
                               + "\(batch.count) fits together")
                     let fitted = try CPDecomposition.fitTogether(X, shape: shape, options: shared,
-                                                                 members: batch.map { settings[$0] })
+                                                                 members: batch.map { settings[$0] }, scan: scan)
                     for (index, result) in zip(batch, fitted) { results[index] = result }
                 }
             }
