@@ -133,6 +133,26 @@ public struct SpatialWhitening: Sendable, Equatable {
         return copy
     }
 
+    /// `matrix` (channels × channels, e.g. `matrix` or `inverse`) applied to every sample of every waveform of
+    /// `waveforms` (count × channels × length): whitens or un-whitens templates.
+    public static func mixingChannels(_ matrix: Matrix, of waveforms: [Double], count: Int, length: Int) -> [Double] {
+        let channels = matrix.rows
+        precondition(matrix.columns == channels && waveforms.count == count * channels * length,
+                     "SpatialWhitening.mixingChannels: \(waveforms.count) values for \(count) × \(channels) × \(length)")
+        var out = [Double](repeating: 0, count: waveforms.count)
+        for unit in 0..<count {
+            for row in 0..<channels {
+                for column in 0..<channels {
+                    let weight = matrix[row, column]
+                    guard weight != 0 else { continue }
+                    let target = (unit * channels + row) * length, source = (unit * channels + column) * length
+                    for t in 0..<length { out[target + t] += weight * waveforms[source + t] }
+                }
+            }
+        }
+        return out
+    }
+
     // MARK: Helpers
 
     /// C += A·Aᵀ for the rows × columns block of `data` starting at `offset` with row stride `leadingDimension`.

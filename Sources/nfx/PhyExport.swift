@@ -185,7 +185,9 @@ private struct PhyFiles {
         // Templates: whitened (the sorter's space) when the recording was, trough at the centre of the window.
         let whitening = recording?.whitening
         var templates = result.templates
-        if let whitening { templates = Self.applying(whitening.matrix, to: templates, units: units, length: length) }
+        if let whitening {
+            templates = SpatialWhitening.mixingChannels(whitening.matrix, of: templates, count: units, length: length)
+        }
         let halfWindow = max(result.troughs.max() ?? 0, result.troughs.map { length - $0 }.max() ?? length)
         let window = 2 * halfWindow
         // One template over several channels would be squeezed into n_samples templates by phylib.
@@ -304,23 +306,6 @@ private struct PhyFiles {
             return given.flatMap { $0 }
         }
         throw NFXError.data("the position of channel \(bad) must be two finite numbers (x, y), got \(given[bad])")
-    }
-
-    /// `matrix` applied to every sample of every template (units × channels × length).
-    private static func applying(_ matrix: Matrix, to templates: [Double], units: Int, length: Int) -> [Double] {
-        let channels = matrix.rows
-        var out = [Double](repeating: 0, count: templates.count)
-        for unit in 0..<units {
-            for row in 0..<channels {
-                for column in 0..<channels {
-                    let weight = matrix[row, column]
-                    guard weight != 0 else { continue }
-                    let target = (unit * channels + row) * length, source = (unit * channels + column) * length
-                    for t in 0..<length { out[target + t] += weight * templates[source + t] }
-                }
-            }
-        }
-        return out
     }
 
     /// Kilosort's similar_templates: the normalised cross-correlation of two templates (window × channels each),

@@ -157,8 +157,9 @@ struct SpikesortCommand: ParsableCommand {
         reporter.progress("spikesort: done", done: true)
         // Templates in the input's units: undo the whitening (the sorter already undid the noise scaling).
         if let whitening {
-            result.templates = unwhitened(result.templates, units: result.dictionary.filters, channels: channels,
-                                          length: result.dictionary.length, inverse: whitening.inverse.elements)
+            result.templates = SpatialWhitening.mixingChannels(whitening.inverse, of: result.templates,
+                                                               count: result.dictionary.filters,
+                                                               length: result.dictionary.length)
         }
 
         var provenance = Provenance(command: "spikesort", seed: options.seed, started: started)
@@ -250,21 +251,5 @@ struct SpikesortCommand: ParsableCommand {
         case .invalidOption, .nonPositiveSamplingRate: return NFXError.usage(error.description)
         default: return NFXError.data("\(input): \(error.description)")
         }
-    }
-
-    /// W⁻¹ applied to every template sample (templates units × channels × length).
-    private func unwhitened(_ templates: [Double], units: Int, channels K: Int, length L: Int,
-                            inverse: [Double]) -> [Double] {
-        var out = [Double](repeating: 0, count: templates.count)
-        for u in 0..<units {
-            for k in 0..<K {
-                for j in 0..<K {
-                    let weight = inverse[k * K + j]
-                    guard weight != 0 else { continue }
-                    for t in 0..<L { out[(u * K + k) * L + t] += weight * templates[(u * K + j) * L + t] }
-                }
-            }
-        }
-        return out
     }
 }

@@ -288,6 +288,33 @@ final class PreprocessingTests: XCTestCase {
         }
     }
 
+    func testTemplatesWhitenedAndUnwhitenedComeBackAndMatchTheRecordingsWhitening() throws {
+        let (channels, samples) = (3, 20_000)
+        let recording = correlatedGaussian(channels: channels, samples: samples, seed: 31)
+        let whitening = try SpatialWhitening(fitting: recording, channels: channels, samples: samples)
+        // Two "templates" of 5 samples cut from the recording: mixing them equals whitening those samples.
+        let length = 5
+        var templates: [Double] = []
+        for unit in 0..<2 {
+            for k in 0..<channels {
+                let start = k * samples + 100 * unit
+                templates += recording[start..<(start + length)]
+            }
+        }
+        let whitened = SpatialWhitening.mixingChannels(whitening.matrix, of: templates, count: 2, length: length)
+        let whitenedRecording = try whitening.applied(to: recording, channels: channels, samples: samples)
+        for unit in 0..<2 {
+            for k in 0..<channels {
+                for t in 0..<length {
+                    let index = (unit * channels + k) * length + t
+                    XCTAssertEqual(whitened[index], whitenedRecording[k * samples + 100 * unit + t], accuracy: 1e-9)
+                }
+            }
+        }
+        let back = SpatialWhitening.mixingChannels(whitening.inverse, of: whitened, count: 2, length: length)
+        for (original, restored) in zip(templates, back) { XCTAssertEqual(original, restored, accuracy: 1e-9) }
+    }
+
     func testWhiteningMatrixMatchesADirectEigendecomposition() throws {
         let (channels, samples) = (5, 20_000)
         let recording = correlatedGaussian(channels: channels, samples: samples, seed: 9)
