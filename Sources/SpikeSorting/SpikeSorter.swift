@@ -75,7 +75,7 @@ public enum SpikeSorter {
         progress?("assigning \(coded.events.count) spikes")
         let events = SpikeAssignment.refine(coded.events, residual: &residual, channels: K, samples: N,
                                             dictionary: dictionary, shiftRange: mergeDistance,
-                                            threshold: options.threshold)
+                                            threshold: options.threshold, threads: options.threads)
         let spikes = SpikeDetection.spikes(events, dictionary: dictionary)
         let (peaks, troughs) = SpikeDetection.peaks(dictionary)
         let medians = medianAmplitudes(spikes, units: dictionary.filters)
