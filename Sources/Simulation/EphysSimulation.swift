@@ -152,11 +152,15 @@ public struct EphysSimulation: Sendable {
 
     /// units × channels × waveformSamples templates.
     ///
-    /// Shape: `−G(t; σ₁) + ρ·G(t − δ; σ₂)` with a trough of width σ₁ ∈ [0.08, 0.16] ms and a rebound δ ∈ [0.3, 0.55] ms
-    /// later, wider (σ₂ ∈ [0.18, 0.35] ms) and smaller (ρ ∈ [0.2, 0.45]), which spans narrow- to broad-spiking cells.
-    /// The continuous minimum is moved to exactly `troughIndex`, the ends are cosine-tapered to zero so that placed
-    /// templates have no steps, and the trough is scaled to −1 before the channel gains and the unit's amplitude
-    /// (stratified over amplitude × [0.8, 1.2], so units differ) are applied.
+    /// Shape: `−G(t; σ₁) + ρ·G(t − δ; σ₂) + π·G(t + ε; σ₃)`: a trough of width σ₁ ∈ [0.08, 0.25] ms; a rebound
+    /// δ ∈ [0.25, 0.9] ms later, wider (σ₂ ∈ [0.15, 0.5] ms) and smaller (ρ ∈ [0.15, 0.6]); and, for some cells, a
+    /// small positive peak ε ∈ [0.12, 0.3] ms before the trough (π ∈ [0, 0.35], σ₃ ∈ [0.06, 0.15] ms), the
+    /// triphasic shape of spikes recorded near the axon. That spans narrow- to broad-spiking cells (trough to peak
+    /// 0.2–0.9 ms). Units are distinct cells: a unit's shape is drawn again (up to `shapeDraws` times, keeping the
+    /// least similar) while it correlates above `maximumShapeSimilarity` with an earlier unit's at any alignment
+    /// within ±0.3 ms. The continuous minimum is moved to exactly `troughIndex`, the ends are cosine-tapered to
+    /// zero so that placed templates have no steps, and the trough is scaled to −1 before the channel gains and
+    /// the unit's amplitude (stratified over amplitude × [0.8, 1.2], so units differ) are applied.
     private func makeWaveforms(using rng: inout SeededGenerator) -> NDArray<Double> {
         let width = waveformSamples, trough = troughIndex
         var channelOrder = Array(0..<channels)
@@ -169,24 +173,19 @@ public struct EphysSimulation: Sendable {
             guard fromEdge < taperLength else { return 1 }
             return 0.5 - 0.5 * cos(Double.pi * Double(fromEdge) / Double(taperLength))
         }
+        let alignment = max(1, Int((0.0003 * samplingRate).rounded()))
 
+        var shapes: [[Double]] = []
         var waveforms = NDArray<Double>(shape: [units, channels, width], repeating: 0)
         for unit in 0..<units {
-            let troughWidth = rng.uniform(in: 0.08e-3..<0.16e-3)
-            let reboundDelay = rng.uniform(in: 0.3e-3..<0.55e-3)
-            let reboundWidth = rng.uniform(in: 0.18e-3..<0.35e-3)
-            let reboundRatio = rng.uniform(in: 0.2..<0.45)
-            func shape(_ t: Double) -> Double {
-                let a = t / troughWidth, b = (t - reboundDelay) / reboundWidth
-                return -exp(-0.5 * a * a) + reboundRatio * exp(-0.5 * b * b)
+            var chosen: (shape: [Double], similarity: Double)?
+            for _ in 0..<Self.shapeDraws {
+                let shape = drawShape(using: &rng).enumerated().map { $0.element * taper($0.offset) }
+                let similarity = shapes.map { Self.similarity(shape, $0, maximumShift: alignment) }.max() ?? 0
+                if similarity < chosen?.similarity ?? .infinity { chosen = (shape, similarity) }
+                if similarity <= Self.maximumShapeSimilarity { break }
             }
-            // Locate the continuous minimum near 0 (the rebound's slope pulls it slightly earlier) on a fine grid.
-            var minimumAt = 0.0, minimum = shape(0)
-            for step in -400...400 {
-                let t = Double(step) * troughWidth / 400
-                let value = shape(t)
-                if value < minimum { minimum = value; minimumAt = t }
-            }
+            shapes.append(chosen!.shape)
             let unitAmplitude = amplitude * (0.8 + 0.4 * (Double(amplitudeSlots[unit]) + rng.uniform(in: 0.2..<0.8))
                 / Double(units))
             let home = channelOrder[unit % channels]
@@ -195,13 +194,52 @@ public struct EphysSimulation: Sendable {
             let homeGain = exp(-abs(Double(home) - position) / spread)
             for channel in 0..<channels {
                 let gain = exp(-abs(Double(channel) - position) / spread) / homeGain * unitAmplitude
-                for k in 0..<width {
-                    let t = Double(k - trough) / samplingRate + minimumAt
-                    waveforms[unit, channel, k] = gain * taper(k) * shape(t) / -minimum
-                }
+                for k in 0..<width { waveforms[unit, channel, k] = gain * shapes[unit][k] }
             }
         }
         return waveforms
+    }
+
+    /// Draws of a unit's shape, and the correlation above which two units' shapes count as alike.
+    static let shapeDraws = 200
+    static let maximumShapeSimilarity = 0.9
+
+    /// One untapered shape sampled at the template's taps, its continuous minimum at `troughIndex` and −1.
+    private func drawShape(using rng: inout SeededGenerator) -> [Double] {
+        let troughWidth = rng.uniform(in: 0.08e-3..<0.25e-3)
+        let reboundDelay = rng.uniform(in: 0.25e-3..<0.9e-3)
+        let reboundWidth = rng.uniform(in: 0.15e-3..<0.5e-3)
+        let reboundRatio = rng.uniform(in: 0.15..<0.6)
+        let leadRatio = max(0, rng.uniform(in: -0.2..<0.35))
+        let leadDelay = rng.uniform(in: 0.12e-3..<0.3e-3)
+        let leadWidth = rng.uniform(in: 0.06e-3..<0.15e-3)
+        func shape(_ t: Double) -> Double {
+            let a = t / troughWidth, b = (t - reboundDelay) / reboundWidth, c = (t + leadDelay) / leadWidth
+            return -exp(-0.5 * a * a) + reboundRatio * exp(-0.5 * b * b) + leadRatio * exp(-0.5 * c * c)
+        }
+        // Locate the continuous minimum near 0 (the other peaks' slopes pull it slightly aside) on a fine grid.
+        var minimumAt = 0.0, minimum = shape(0)
+        for step in -400...400 {
+            let t = Double(step) * troughWidth / 400
+            let value = shape(t)
+            if value < minimum { minimum = value; minimumAt = t }
+        }
+        return (0..<waveformSamples).map { k in
+            shape(Double(k - troughIndex) / samplingRate + minimumAt) / -minimum
+        }
+    }
+
+    /// The largest normalised correlation of two shapes over relative shifts up to `maximumShift` taps.
+    static func similarity(_ a: [Double], _ b: [Double], maximumShift: Int) -> Double {
+        let norms = (a.reduce(0) { $0 + $1 * $1 } * b.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        guard norms > 0 else { return 0 }
+        var best = -Double.infinity
+        for shift in -maximumShift...maximumShift {
+            var sum = 0.0
+            for k in max(0, -shift)..<min(a.count, b.count - shift) { sum += a[k] * b[k + shift] }
+            best = max(best, sum / norms)
+        }
+        return best
     }
 }
 

@@ -55,7 +55,7 @@ enum AlternatingMinimization {
         }
         var usage = [Double](repeating: 0, count: C)
         for window in codes { for index in window.values.indices { usage[Int(window.filters[index])] += abs(window.values[index]) } }
-        return DictionaryLearningResult(dictionary: DictionaryLearning.finalized(dictionary, usage: usage),
+        return DictionaryLearningResult(dictionary: DictionaryLearning.finalized(dictionary, usage: usage, sorted: options.sortsByUsage),
                                         objective: objective, iterations: objective.count, converged: converged,
                                         lambda: lambda, noiseLevel: noiseLevel)
     }

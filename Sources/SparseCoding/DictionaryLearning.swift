@@ -64,10 +64,11 @@ public enum DictionaryLearning {
         return deviations[deviations.count / 2] / 0.6745
     }
 
-    /// Unit-norm filters sorted by usage.
-    static func finalized(_ dictionary: ConvolutionalDictionary, usage: [Double]) -> ConvolutionalDictionary {
+    /// Unit-norm filters, sorted by usage when `sorted`.
+    static func finalized(_ dictionary: ConvolutionalDictionary, usage: [Double], sorted: Bool = true) -> ConvolutionalDictionary {
         var normalized = dictionary
         normalized.projectOntoUnitBall(exactly: true)
+        guard sorted else { return normalized }
         let order = (0..<dictionary.filters).sorted { usage[$0] > usage[$1] || (usage[$0] == usage[$1] && $0 < $1) }
         let size = dictionary.channels * dictionary.length
         let weights = order.flatMap { normalized.weights[($0 * size)..<(($0 + 1) * size)] }

@@ -42,6 +42,9 @@ public struct DictionaryLearningOptions: Sendable {
     /// The recording's noise σ when the caller knows it (e.g. data already divided by it); nil: estimated by
     /// `DictionaryLearning.noiseLevel`, which sorts the whole recording.
     public var knownNoiseLevel: Double?
+    /// Whether the learned filters are sorted by usage (most used first); false keeps the start's order, for
+    /// callers that know what each starting filter stands for (the spike sorter's clusters).
+    public var sortsByUsage = true
 
     public init(filters: Int, length: Int, method: DictionaryLearningMethod = .altmin, lambda: Double? = nil,
                 nonnegative: Bool = true, initialization: DictionaryInitialization = .spikeTriggered,

@@ -38,7 +38,7 @@ public enum DictionaryStart {
 
     /// Windows around threshold crossings of the largest |y| over channels, one per local extremum with a dead
     /// time of one filter length, the extremum placed at 35 % of the window (where spike troughs sit).
-    public static func spikeSnippets(_ y: [Double], channels K: Int, samples N: Int, length L: Int,
+    static func spikeSnippets(_ y: [Double], channels K: Int, samples N: Int, length L: Int,
                               threshold: Double) -> [[Double]] {
         guard threshold > 0, N >= L else { return [] }
         let lead = Int((0.35 * Double(L)).rounded())
@@ -64,7 +64,7 @@ public enum DictionaryStart {
 
     /// Lloyd's k-means with k-means++ seeding (Arthur & Vassilvitskii 2007) on unit-normalised snippets, so that
     /// clusters group shapes rather than amplitudes; returns the cluster means.
-    public static func kMeans(_ points: [[Double]], clusters k: Int, using generator: inout SeededGenerator,
+    static func kMeans(_ points: [[Double]], clusters k: Int, using generator: inout SeededGenerator,
                        iterations: Int = 50) -> [[Double]] {
         let normalized = points.map { point -> [Double] in
             let norm = point.reduce(0) { $0 + $1 * $1 }.squareRoot()

@@ -32,14 +32,6 @@ public enum FilterMatching {
                      scores: pairs.enumerated().map { u, c in c.map { scores[u * F + $0] } ?? 0 })
     }
 
-    /// The largest normalised cross-correlation over relative shifts between filter `a` and filter `b` of one
-    /// dictionary (1 for a filter and a shifted copy of itself that still fits).
-    public static func similarity(_ dictionary: ConvolutionalDictionary, filter a: Int, filter b: Int) -> Double {
-        let size = dictionary.channels * dictionary.length
-        return bestShiftCorrelation(dictionary, filter: a, waveforms: Array(dictionary.weights[(b * size)..<((b + 1) * size)]),
-                                    unit: 0, waveformLength: dictionary.length, signAware: false)
-    }
-
     static func bestShiftCorrelation(_ dictionary: ConvolutionalDictionary, filter c: Int, waveforms: [Double],
                                      unit u: Int, waveformLength W: Int, signAware: Bool) -> Double {
         let (K, L) = (dictionary.channels, dictionary.length)

@@ -182,7 +182,7 @@ enum CRsAETraining {
             return (0..<learned.filters).map { c in codes[(c * M)..<((c + 1) * M)].reduce(0, +) }
         }
         let usage = (0..<learned.filters).map { c in usages.reduce(0) { $0 + $1[c] } }
-        return DictionaryLearningResult(dictionary: DictionaryLearning.finalized(dictionary, usage: usage),
+        return DictionaryLearningResult(dictionary: DictionaryLearning.finalized(dictionary, usage: usage, sorted: options.sortsByUsage),
                                         objective: objective, iterations: objective.count, converged: converged,
                                         lambda: lambda, noiseLevel: noiseLevel)
     }

@@ -50,20 +50,13 @@ struct CodedEvent: Sendable, Equatable {
 }
 
 enum WindowedCoding {
-    /// The sparsity penalty of a coding.
-    enum Penalty: Sendable {
-        /// λ‖x‖₁, the penalty dictionary learning fits; event amplitudes are then debiased by λ.
-        case l1(Double)
-        /// Codes of filter c are 0 or at least `minimumCodes[c]` (see `LocallyGreedyCoordinateDescent`): one spike
-        /// is never shared by two similar filters.
-        case l0(minimumCodes: [Double])
-    }
-
     /// Codes every window of `y` (channels × samples, noise units) with `dictionary` by locally greedy coordinate
-    /// descent (non-negative codes), in parallel over windows, and returns the coded events of each window's core
-    /// (see `SpikeDetection.events`) in time order; with `residual` also y − Hx.
+    /// descent (non-negative codes) under the L0 penalty: codes of filter c are 0 or at least `minimumCodes[c]`
+    /// (see `LocallyGreedyCoordinateDescent`), so one spike is never shared by two similar filters. Windows run in
+    /// parallel; returns the coded events of each window's core (see `SpikeDetection.events`) in time order, and
+    /// with `residual` also y − Hx.
     static func code(_ y: [Double], channels K: Int, samples N: Int, dictionary: ConvolutionalDictionary,
-                     penalty: Penalty, mergeDistance: Int, coreLength: Int, threads: Int,
+                     minimumCodes: [Double], mergeDistance: Int, coreLength: Int, threads: Int,
                      residual wantsResidual: Bool = false) -> (events: [CodedEvent], residual: [Double]?) {
         let windows = CodingWindows(samples: N, length: dictionary.length, coreLength: coreLength)
         let recording = y
@@ -74,27 +67,14 @@ enum WindowedCoding {
                 for t in span { window[k * span.count + t - span.lowerBound] = recording[k * N + t] }
             }
             let M = dictionary.codeLength(samples: span.count)
-            let result: SparseCodingResult
-            switch penalty {
-            case let .l1(lambda):
-                result = LocallyGreedyCoordinateDescent.encode(
-                    dictionary, recording: window, samples: span.count,
-                    options: SparseCodingOptions(lambda: lambda, nonnegative: true, maxIterations: 1000,
-                                                 tolerance: 1e-4, recordsObjective: false))
-            case let .l0(minimumCodes):
-                result = LocallyGreedyCoordinateDescent.encode(
-                    dictionary, recording: window, samples: span.count,
-                    options: SparseCodingOptions(lambda: 0, nonnegative: true, maxIterations: 1000, tolerance: 1e-4,
-                                                 recordsObjective: false),
-                    minimumCodes: minimumCodes)
-            }
+            let result = LocallyGreedyCoordinateDescent.encode(
+                dictionary, recording: window, samples: span.count,
+                options: SparseCodingOptions(lambda: 0, nonnegative: true, maxIterations: 1000, tolerance: 1e-4,
+                                             recordsObjective: false),
+                minimumCodes: minimumCodes)
             let keep = (core.lowerBound - span.lowerBound)..<(core.upperBound - span.lowerBound)
             var events = SpikeDetection.events(codes: result.codes, filters: dictionary.filters, positions: M,
                                                keep: keep, mergeDistance: mergeDistance)
-            if case let .l1(lambda) = penalty {
-                // For an isolated spike the least-squares scale is the code plus λ (the penalty's shrinkage).
-                for index in events.indices { events[index].amplitude += lambda }
-            }
             for index in events.indices { events[index].position += span.lowerBound }
             guard wantsResidual else { return WindowCoding(events: events, residual: nil) }
             // The residual of the core's samples, [core start, next core start) (the last core: to the end).

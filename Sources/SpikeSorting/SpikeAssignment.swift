@@ -12,10 +12,19 @@ import SparseCoding
 /// least `minimumSpread`). The data seen is the residual with the spike's current waveform added back, so
 /// neighbouring spikes stay subtracted; the residual follows every change, in time order. Kilosort's templates
 /// carry an amplitude prior for the same reason.
+///
+/// Overlapping spikes are where greedy coding goes wrong: two spikes a fraction of a waveform apart get coded as
+/// one spike between them, or as two spikes of the wrong units whose sum looks like the right pair's (refitting
+/// one spike with the other fixed cannot leave such a pair). So two coded spikes within half a waveform, and a
+/// single spike that leaves more than noise behind or has an amplitude its unit rarely has, are solved jointly:
+/// every pair of units at every pair of nearby positions, amplitudes by least squares (`Fitter.bestPair`),
+/// against the best single spike, the second spike paying the L0 cost the coding charges.
 enum SpikeAssignment {
     /// The amplitude spread below which no unit's prior is trusted: the projection noise of a unit-norm filter
     /// on unit-variance noise is 1.
     static let minimumSpread = 1.0
+    /// A single spike whose amplitude is this many spreads from its unit's typical one may be two overlapping.
+    static let suspiciousAmplitude = 2.5
 
     static func refine(_ events: [CodedEvent], residual: inout [Double], channels K: Int, samples N: Int,
                        dictionary: ConvolutionalDictionary, shiftRange D: Int, threshold: Double,
@@ -100,6 +109,7 @@ enum SpikeAssignment {
         // Split events lie a sample or two apart; spikes of two units 0.3 ms apart must stay two, so only events
         // within half the shift range are weighed as one.
         let groupRadius = max(1, (D + 1) / 2)
+        let cheapestSpike = spikeCost.min() ?? .infinity
         var refined: [CodedEvent] = []
         refined.reserveCapacity(events.count)
         var index = 0
@@ -129,6 +139,26 @@ enum SpikeAssignment {
                 for member in group { fitter.place(member.filter, amplitude: -member.amplitude, at: member.position, into: &residual) }
             }
             let event = events[index]
+            // Two coded spikes within half a waveform: refitting one with the other fixed keeps a wrong pair of
+            // units whose sum looks like the right pair's, so the two are solved jointly against one spike.
+            if index + 1 < events.count && trough(events[index + 1]) - trough(event) <= L / 2
+                && events[index + 1].filter != event.filter {
+                let next = events[index + 1]
+                fitter.place(event.filter, amplitude: event.amplitude, at: event.position, into: &residual)
+                fitter.place(next.filter, amplitude: next.amplitude, at: next.position, into: &residual)
+                var kept = [event, next]
+                var cost = Double.infinity
+                if let pair = fitter.bestPair(around: trough(event), residual: residual, spikeCost: spikeCost) {
+                    (kept, cost) = (pair.spikes, pair.cost)
+                }
+                if let single = fitter.best(around: trough(event), residual: residual), single.cost < cost {
+                    kept = [CodedEvent(position: single.position, filter: single.filter, amplitude: single.amplitude)]
+                }
+                for spike in kept { fitter.place(spike.filter, amplitude: -spike.amplitude, at: spike.position, into: &residual) }
+                refined += kept
+                index += 2
+                continue
+            }
             fitter.place(event.filter, amplitude: event.amplitude, at: event.position, into: &residual)
             guard let single = fitter.best(around: trough(event), residual: residual) else {
                 fitter.place(event.filter, amplitude: -event.amplitude, at: event.position, into: &residual)
@@ -138,41 +168,60 @@ enum SpikeAssignment {
             }
             let one = CodedEvent(position: single.position, filter: single.filter, amplitude: single.amplitude)
             // Two spikes of different units a fraction of a waveform apart can be coded as one spike between
-            // them (greedy coding takes the best single fit first): try two, each refitted with the other in
-            // place, and keep them if they fit better even after paying for the second spike.
-            let window = L / 2
-            let segment = max(0, trough(event) - 2 * L)..<min(N, trough(event) + 2 * L)
+            // them, or as two spikes of the wrong units (greedy coding takes the best single fit first, and
+            // refitting one spike at a time stays there). When the single fit leaves more than noise (energy
+            // a second spike could pay for) or an amplitude its unit rarely has, every pair of units and
+            // positions nearby is solved jointly, and the best pair is kept if it fits better even after
+            // paying for the second spike.
+            let segment = max(0, trough(event) - L)..<min(N, trough(event) + L)
             fitter.place(one.filter, amplitude: -one.amplitude, at: one.position, into: &residual)
-            let singleCost = 0.5 * fitter.squares(residual, over: segment) + fitter.priorCost(one.filter, amplitude: one.amplitude)
+            let excess = fitter.squares(residual, over: segment) - Double(fitter.channels * segment.count)
+            let z = abs(one.amplitude - fitter.centres[one.filter]) / fitter.spreads[one.filter]
             var kept = [one]
-            if let second = fitter.best(around: trough(one), residual: residual, range: window) {
-                // Alternate: each spike refitted with the other subtracted, a few times (the pair's fit never
-                // gets worse), then the pair is judged as a whole.
-                var pair = [one, CodedEvent(position: second.position, filter: second.filter, amplitude: second.amplitude)]
-                fitter.place(pair[1].filter, amplitude: -pair[1].amplitude, at: pair[1].position, into: &residual)
-                for step in 0..<4 {
-                    let moving = step % 2
-                    let current = pair[moving]
-                    fitter.place(current.filter, amplitude: current.amplitude, at: current.position, into: &residual)
-                    let refit = fitter.best(around: trough(one), residual: residual, range: window)
-                        .map { CodedEvent(position: $0.position, filter: $0.filter, amplitude: $0.amplitude) } ?? current
-                    fitter.place(refit.filter, amplitude: -refit.amplitude, at: refit.position, into: &residual)
-                    pair[moving] = refit
+            if 0.5 * excess > cheapestSpike || z > suspiciousAmplitude {
+                fitter.place(one.filter, amplitude: one.amplitude, at: one.position, into: &residual)
+                let singleCost = -0.5 * one.amplitude * one.amplitude + fitter.priorCost(one.filter, amplitude: one.amplitude)
+                if let pair = fitter.bestPair(around: trough(event), residual: residual, spikeCost: spikeCost),
+                   pair.cost < singleCost {
+                    kept = pair.spikes
                 }
-                let pairCost = 0.5 * fitter.squares(residual, over: segment)
-                    + pair.reduce(0) { $0 + fitter.priorCost($1.filter, amplitude: $1.amplitude) }
-                    + spikeCost[pair[1].filter]
-                if pairCost < singleCost && pair[0] != pair[1] {
-                    kept = pair
-                } else {
-                    for spike in pair { fitter.place(spike.filter, amplitude: spike.amplitude, at: spike.position, into: &residual) }
-                    fitter.place(one.filter, amplitude: -one.amplitude, at: one.position, into: &residual)
-                }
+                for spike in kept { fitter.place(spike.filter, amplitude: -spike.amplitude, at: spike.position, into: &residual) }
             }
             refined += kept
             index += 1
         }
         return refined
+    }
+
+    /// Per unit, the fraction of (up to `samplesPerUnit` of) its spikes that two spikes of other units fit
+    /// better: large for a "unit" whose waveform is two others overlapping (two units firing together often
+    /// enough make such a cluster, and its mean smears their varying lags), near 0 for a real one.
+    static func pairExplained(_ events: [CodedEvent], residual: [Double], channels K: Int, samples N: Int,
+                              dictionary: ConvolutionalDictionary, shiftRange D: Int,
+                              samplesPerUnit: Int = 50) -> [Double] {
+        let troughs = SpikeDetection.peaks(dictionary).troughs
+        var fitter = Fitter(h: dictionary.weights, filters: dictionary.filters, channels: K, length: dictionary.length,
+                            samples: N, troughs: troughs, shiftRange: D)
+        (fitter.centres, fitter.spreads) = amplitudeDistributions(events, units: dictionary.filters)
+        // A question of shape, not of how many spikes to pay for: no L0 cost for the second spike.
+        let noCost = [Double](repeating: 0, count: dictionary.filters)
+        var residual = residual
+        return (0..<dictionary.filters).map { unit in
+            let own = events.filter { $0.filter == unit }
+            guard !own.isEmpty, dictionary.filters >= 3 else { return 0 }
+            let count = min(samplesPerUnit, own.count)
+            var explained = 0
+            for event in (0..<count).map({ own[$0 * own.count / count] }) {
+                fitter.place(unit, amplitude: event.amplitude, at: event.position, into: &residual)
+                let single = -0.5 * event.amplitude * event.amplitude + fitter.priorCost(unit, amplitude: event.amplitude)
+                if let pair = fitter.bestPair(around: event.position + troughs[unit], residual: residual,
+                                              spikeCost: noCost, excluding: unit), pair.cost < single {
+                    explained += 1
+                }
+                fitter.place(unit, amplitude: -event.amplitude, at: event.position, into: &residual)
+            }
+            return Double(explained) / Double(count)
+        }
     }
 
     /// Fits one spike: the unit, position and amplitude of least cost (−½ a² + the amplitude prior).
@@ -191,6 +240,105 @@ enum SpikeAssignment {
             (self.troughs, self.shiftRange) = (troughs, shiftRange)
             peaks = SpikeDetection.peaks(ConvolutionalDictionary(filters: filters, channels: channels, length: length,
                                                                  weights: h)).values
+            var products = [Double](repeating: 0, count: filters * filters * (2 * length - 1))
+            for first in 0..<filters {
+                for second in 0..<filters {
+                    for lag in (1 - length)..<length {
+                        var sum = 0.0
+                        for k in 0..<channels {
+                            for u in max(0, lag)..<min(length, length + lag) {
+                                sum += h[(first * channels + k) * length + u] * h[(second * channels + k) * length + u - lag]
+                            }
+                        }
+                        products[(first * filters + second) * (2 * length - 1) + lag + length - 1] = sum
+                    }
+                }
+            }
+            crossProducts = products
+        }
+
+        /// ⟨filter a at position p, filter b at position p + lag⟩ for |lag| < length, at
+        /// `(a · filters + b) · (2 length − 1) + lag + length − 1`.
+        let crossProducts: [Double]
+
+        /// The correlations of `residual` with filter `c` at positions `positions`, into `output`.
+        private func correlations(_ c: Int, positions: ClosedRange<Int>, residual: UnsafeBufferPointer<Double>,
+                                  h: UnsafeBufferPointer<Double>, into output: UnsafeMutablePointer<Double>) {
+            let (K, L, N) = (channels, length, samples)
+            let count = positions.count
+            // The inner loop runs over contiguous positions and vectorises; each sum still adds in
+            // channel-then-tap order.
+            for p in 0..<count { output[p] = 0 }
+            for k in 0..<K {
+                let filter = h.baseAddress! + (c * K + k) * L
+                let data = residual.baseAddress! + k * N + positions.lowerBound
+                for tap in 0..<L {
+                    let weight = filter[tap], shifted = data + tap
+                    for p in 0..<count { output[p] += weight * shifted[p] }
+                }
+            }
+        }
+
+        /// The best two spikes of different units: the first with its trough within `shiftRange` of `trough`, the
+        /// second within half a waveform of the first, amplitudes by joint least squares (both positive), cost
+        /// −½ bᵀG⁻¹b plus both amplitude priors plus the L0 cost of the smaller spike.
+        func bestPair(around trough: Int, residual: [Double], spikeCost: [Double],
+                      excluding excluded: Int? = nil) -> (cost: Double, spikes: [CodedEvent])? {
+            let (L, N) = (length, samples)
+            let (first, window) = (shiftRange, length / 2)
+            let reach = first + window
+            var lows = [Int](repeating: 0, count: filters), highs = [Int](repeating: -1, count: filters)
+            for c in 0..<filters where centres[c] > 0 && c != excluded {
+                lows[c] = max(0, trough - troughs[c] - reach)
+                highs[c] = min(N - L, trough - troughs[c] + reach)
+            }
+            let stride = 2 * reach + 1
+            var best: (cost: Double, spikes: [CodedEvent])?
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: filters * stride) { table in
+                h.withUnsafeBufferPointer { h in
+                    residual.withUnsafeBufferPointer { residual in
+                        for c in 0..<filters where lows[c] <= highs[c] {
+                            correlations(c, positions: lows[c]...highs[c], residual: residual, h: h,
+                                         into: table.baseAddress! + c * stride)
+                        }
+                    }
+                }
+                crossProducts.withUnsafeBufferPointer { products in
+                    for a in 0..<filters where lows[a] <= highs[a] {
+                        let firstLow = max(lows[a], trough - troughs[a] - first)
+                        let firstHigh = min(highs[a], trough - troughs[a] + first)
+                        guard firstLow <= firstHigh else { continue }
+                        for p in firstLow...firstHigh {
+                            let ba = table[a * stride + p - lows[a]]
+                            let troughA = p + troughs[a]
+                            for b in 0..<filters where b != a && lows[b] <= highs[b] {
+                                let low = max(lows[b], troughA - window - troughs[b])
+                                let high = min(highs[b], troughA + window - troughs[b])
+                                guard low <= high else { continue }
+                                let row = (a * filters + b) * (2 * L - 1) + L - 1
+                                for q in low...high {
+                                    let lag = q - p
+                                    let g = abs(lag) < L ? products[row + lag] : 0
+                                    let determinant = 1 - g * g
+                                    guard determinant > 1e-3 else { continue }
+                                    let bb = table[b * stride + q - lows[b]]
+                                    let amplitudeA = (ba - g * bb) / determinant
+                                    let amplitudeB = (bb - g * ba) / determinant
+                                    guard amplitudeA > 0 && amplitudeB > 0 else { continue }
+                                    let cost = -0.5 * (amplitudeA * ba + amplitudeB * bb)
+                                        + priorCost(a, amplitude: amplitudeA) + priorCost(b, amplitude: amplitudeB)
+                                        + spikeCost[amplitudeA < amplitudeB ? a : b]
+                                    if cost < best?.cost ?? .infinity {
+                                        best = (cost, [CodedEvent(position: p, filter: a, amplitude: amplitudeA),
+                                                       CodedEvent(position: q, filter: b, amplitude: amplitudeB)])
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return best
         }
 
         func priorCost(_ c: Int, amplitude: Double) -> Double {
@@ -198,12 +346,10 @@ enum SpikeAssignment {
             return 0.5 * z * z + log(spreads[c])
         }
 
-        /// The best placement whose trough lies within `range` (default `shiftRange`) of `trough`; nil if none
-        /// has a positive amplitude.
-        func best(around trough: Int, residual: [Double],
-                  range: Int? = nil) -> (cost: Double, filter: Int, position: Int, amplitude: Double)? {
-            let (K, L, N) = (channels, length, samples)
-            let shiftRange = range ?? self.shiftRange
+        /// The best placement whose trough lies within `shiftRange` of `trough`; nil if none has a positive
+        /// amplitude.
+        func best(around trough: Int, residual: [Double]) -> (cost: Double, filter: Int, position: Int, amplitude: Double)? {
+            let (L, N) = (length, samples)
             var best: (cost: Double, filter: Int, position: Int, amplitude: Double)?
             withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * shiftRange + 1) { amplitudes in
                 h.withUnsafeBufferPointer { h in
@@ -213,17 +359,7 @@ enum SpikeAssignment {
                             let high = min(N - L, trough - troughs[c] + shiftRange)
                             guard low <= high else { continue }
                             let count = high - low + 1
-                            // Every position's correlation at once, tap by tap: the inner loop runs over
-                            // contiguous positions and vectorises; each sum still adds in channel-then-tap order.
-                            for p in 0..<count { amplitudes[p] = 0 }
-                            for k in 0..<K {
-                                let filter = h.baseAddress! + (c * K + k) * L
-                                let data = residual.baseAddress! + k * N + low
-                                for tap in 0..<L {
-                                    let weight = filter[tap], shifted = data + tap
-                                    for p in 0..<count { amplitudes[p] += weight * shifted[p] }
-                                }
-                            }
+                            correlations(c, positions: low...high, residual: residual, h: h, into: amplitudes.baseAddress!)
                             for p in 0..<count {
                                 let amplitude = amplitudes[p]
                                 guard amplitude > 0 else { continue }

@@ -35,7 +35,8 @@ public enum SpikeSorter {
         for k in 0..<K { for t in 0..<N { y[k * N + t] /= noise[k] } }
 
         var discovery: [String] = []
-        let dictionary: ConvolutionalDictionary
+        var clusteredEvents: [[Int]] = []
+        var dictionary: ConvolutionalDictionary
         if let given {
             dictionary = given
         } else {
@@ -44,38 +45,55 @@ public enum SpikeSorter {
             let stretch = trainingSamples == N ? y : (0..<K).flatMap { k in y[(k * N)..<(k * N + trainingSamples)] }
             var settings = options
             settings.filterLength = length
-            // The growth decides the units on a shorter stretch with a few learning iterations per step; the
-            // chosen waveforms are then refined on the whole training stretch.
-            let growthSamples = min(trainingSamples, max(length, Int(UnitDiscovery.growthSeconds * options.samplingRate)))
-            let growthStretch = growthSamples == trainingSamples ? stretch
-                : (0..<K).flatMap { k in stretch[(k * trainingSamples)..<(k * trainingSamples + growthSamples)] }
-            var growthSettings = settings
-            growthSettings.learningIterations = min(settings.learningIterations, UnitDiscovery.growthIterations)
-            let grown = UnitDiscovery.learn(growthStretch, channels: K, samples: growthSamples, target: options.units,
-                                            options: growthSettings, progress: progress)
-            discovery = grown.trace
-            guard let learned = grown.dictionary else {
+            let clustered = UnitDiscovery.learn(stretch, channels: K, samples: trainingSamples, target: options.units,
+                                                options: settings, progress: progress)
+            discovery = clustered.trace
+            clusteredEvents = clustered.unitEvents
+            guard let learned = clustered.dictionary else {
                 return SpikeSortingResult(spikes: SortedSpikes(), dictionary: ConvolutionalDictionary(
                     filters: 1, channels: K, length: length, weights: [Double](repeating: 0, count: K * length)),
                     templates: [], troughs: [], noiseLevels: noise, quality: [], discovery: discovery)
             }
-            progress?("refining \(learned.filters) waveforms on \(trainingSamples) samples")
-            dictionary = UnitDiscovery.learnFilters(stretch, channels: K, samples: trainingSamples,
-                                                    filters: learned.filters, start: .given(learned), options: settings)
+            dictionary = learned
+            // Mean snippets carry a little of the neighbours of overlapping spikes; dictionary learning (codes,
+            // then the least-squares waveforms) on part of the stretch removes that bias when asked.
+            let refining = min(trainingSamples, options.refiningSamples)
+            if refining >= length {
+                let refineStretch = refining == trainingSamples ? stretch
+                    : (0..<K).flatMap { k in stretch[(k * trainingSamples)..<(k * trainingSamples + refining)] }
+                progress?("refining \(learned.filters) waveforms on \(refining) samples")
+                dictionary = UnitDiscovery.learnFilters(refineStretch, channels: K, samples: refining,
+                                                        filters: learned.filters, start: .given(learned), options: settings)
+            }
         }
 
-        progress?("coding \(N) samples with \(dictionary.filters) units")
-        let mergeDistance = mergeDistance(samplingRate: options.samplingRate)
-        let coded = WindowedCoding.code(y, channels: K, samples: N, dictionary: dictionary,
-                                        penalty: .l0(minimumCodes: SpikeDetection.minimumCodes(
-                                            dictionary, threshold: options.threshold)),
-                                        mergeDistance: mergeDistance, coreLength: options.windowLength,
-                                        threads: options.threads, residual: true)
-        var residual = coded.residual!
-        progress?("assigning \(coded.events.count) spikes")
-        let events = SpikeAssignment.refine(coded.events, residual: &residual, channels: K, samples: N,
-                                            dictionary: dictionary, shiftRange: mergeDistance,
-                                            threshold: options.threshold, threads: options.threads)
+        var (events, residual) = codeAndAssign(y, channels: K, samples: N, dictionary: dictionary, options: options,
+                                               progress: progress)
+        if options.units == nil && !clusteredEvents.isEmpty {
+            // A cluster is a unit only if, once the recording is coded with every unit, it claims at least half
+            // of its own events (the rest is explained by the others), and two spikes of other units do not fit
+            // a third or more of its spikes better (a cluster of two units' coincidences).
+            let claimed = claimedFractions(events, dictionary: dictionary, clusteredEvents: clusteredEvents,
+                                           tolerance: max(1, Int((0.0005 * options.samplingRate).rounded())))
+            let overlaps = SpikeAssignment.pairExplained(events, residual: residual, channels: K, samples: N,
+                                                         dictionary: dictionary,
+                                                         shiftRange: mergeDistance(samplingRate: options.samplingRate))
+            let kept = claimed.indices.filter { claimed[$0] >= minimumClaim && overlaps[$0] < maximumOverlapShare }
+            if kept.count < dictionary.filters && !kept.isEmpty {
+                for unit in claimed.indices where !kept.contains(unit) {
+                    discovery.append(claimed[unit] < minimumClaim
+                        ? String(format: "dropped unit %d: coding gave it %.0f%% of its %d clustered events",
+                                 unit, 100 * claimed[unit], clusteredEvents[unit].count)
+                        : String(format: "dropped unit %d: two spikes of other units fit %.0f%% of its spikes better",
+                                 unit, 100 * overlaps[unit]))
+                }
+                let size = K * dictionary.length
+                dictionary = ConvolutionalDictionary(filters: kept.count, channels: K, length: dictionary.length,
+                                                     weights: kept.flatMap { dictionary.weights[($0 * size)..<(($0 + 1) * size)] })
+                (events, residual) = codeAndAssign(y, channels: K, samples: N, dictionary: dictionary, options: options,
+                                                   progress: progress)
+            }
+        }
         let spikes = SpikeDetection.spikes(events, dictionary: dictionary)
         let (peaks, troughs) = SpikeDetection.peaks(dictionary)
         let medians = medianAmplitudes(spikes, units: dictionary.filters)
@@ -100,6 +118,47 @@ public enum SpikeSorter {
         }
         return SpikeSortingResult(spikes: spikes, dictionary: dictionary, templates: templates, troughs: troughs,
                                   noiseLevels: noise, quality: quality, discovery: discovery)
+    }
+
+    /// Codes `y` with `dictionary` (L0, windows) and re-assigns the coded spikes (`SpikeAssignment`).
+    static func codeAndAssign(_ y: [Double], channels K: Int, samples N: Int, dictionary: ConvolutionalDictionary,
+                              options: SpikeSortingOptions,
+                              progress: ((String) -> Void)?) -> (events: [CodedEvent], residual: [Double]) {
+        progress?("coding \(N) samples with \(dictionary.filters) units")
+        let mergeDistance = mergeDistance(samplingRate: options.samplingRate)
+        let coded = WindowedCoding.code(y, channels: K, samples: N, dictionary: dictionary,
+                                        minimumCodes: SpikeDetection.minimumCodes(dictionary, threshold: options.threshold),
+                                        mergeDistance: mergeDistance, coreLength: options.windowLength,
+                                        threads: options.threads, residual: true)
+        var residual = coded.residual!
+        progress?("assigning \(coded.events.count) spikes")
+        let events = SpikeAssignment.refine(coded.events, residual: &residual, channels: K, samples: N,
+                                            dictionary: dictionary, shiftRange: mergeDistance,
+                                            threshold: options.threshold, threads: options.threads)
+        return (events, residual)
+    }
+
+    /// The fewest of its clustered events a unit must be given by the coding, and the largest share of its
+    /// spikes two other units may explain better.
+    static let minimumClaim = 0.5
+    static let maximumOverlapShare = 1.0 / 3
+
+    /// Per unit, the fraction of its clustered events' troughs within `tolerance` of one of its coded spikes.
+    static func claimedFractions(_ events: [CodedEvent], dictionary: ConvolutionalDictionary, clusteredEvents: [[Int]],
+                                 tolerance: Int) -> [Double] {
+        let spikes = SpikeDetection.spikes(events, dictionary: dictionary)
+        var times = [[Int]](repeating: [], count: dictionary.filters)
+        for (time, label) in zip(spikes.times, spikes.labels) { times[Int(label)].append(Int(time)) }
+        return clusteredEvents.indices.map { unit in
+            let coded = times[unit]
+            guard !clusteredEvents[unit].isEmpty else { return 1 }
+            var index = 0, claimed = 0
+            for event in clusteredEvents[unit] {
+                while index < coded.count && coded[index] < event - tolerance { index += 1 }
+                if index < coded.count && coded[index] <= event + tolerance { claimed += 1 }
+            }
+            return Double(claimed) / Double(clusteredEvents[unit].count)
+        }
     }
 
     /// Codes of one filter closer than this are one spike (0.3 ms, at least one sample).

@@ -9,18 +9,20 @@ public struct SpikeSortingOptions: Sendable {
     /// A coded event is a spike when its waveform's largest sample (amplitude × the filter's peak) reaches this
     /// many noise σ — the scale of the thresholds threshold-crossing detectors use.
     public var threshold: Double
-    /// The L1 penalty of dictionary learning, in noise σ (as `cdl-train`'s default); sorting itself codes with the
-    /// L0 penalty that `threshold` sets.
+    /// The L1 penalty of the waveforms' refinement by dictionary learning, in noise σ (as `cdl-train`'s
+    /// default); sorting itself codes with the L0 penalty that `threshold` sets.
     public var lambda: Double
-    /// The number of units to learn; nil: grown from the data until the residual holds no spike-like events.
+    /// The number of units to learn; nil: as many as the events' clusters (see `UnitDiscovery`).
     public var units: Int?
-    /// The most units the growth may reach.
+    /// The most units clustering may keep.
     public var maximumUnits: Int
-    /// A unit needs this many spikes per second of training data to be kept (the growth's stopping rule).
+    /// A unit needs this many spikes per second of training data to be kept.
     public var minimumRate: Double
-    /// Samples of the recording the dictionary is learned on (from its start); nil: the first 60 s.
+    /// Samples of the recording the units are found on (from its start); nil: the first 60 s.
     public var trainingSamples: Int?
-    /// Dictionary-learning iterations per growth step (and for a fixed number of units).
+    /// Samples of the training stretch on which dictionary learning refines the clusters' mean spikes (0: none).
+    public var refiningSamples: Int
+    /// Dictionary-learning iterations of that refinement.
     public var learningIterations: Int
     /// Samples per coding window, without the overlap (a filter length on each side).
     public var windowLength: Int
@@ -29,7 +31,7 @@ public struct SpikeSortingOptions: Sendable {
 
     public init(samplingRate: Double, filterLength: Int, threshold: Double = 4, lambda: Double = 3.5,
                 units: Int? = nil, maximumUnits: Int = 16, minimumRate: Double = 0.1, trainingSamples: Int? = nil,
-                learningIterations: Int = 30, windowLength: Int = 1 << 15, seed: UInt64 = 0, threads: Int = 2) {
+                refiningSamples: Int = 0, learningIterations: Int = 30, windowLength: Int = 1 << 15, seed: UInt64 = 0, threads: Int = 2) {
         self.samplingRate = samplingRate
         self.filterLength = filterLength
         self.threshold = threshold
@@ -38,6 +40,7 @@ public struct SpikeSortingOptions: Sendable {
         self.maximumUnits = maximumUnits
         self.minimumRate = minimumRate
         self.trainingSamples = trainingSamples
+        self.refiningSamples = refiningSamples
         self.learningIterations = learningIterations
         self.windowLength = windowLength
         self.seed = seed
@@ -62,6 +65,9 @@ public struct SpikeSortingOptions: Sendable {
         }
         guard maximumUnits >= 1 else {
             throw .invalidOption(flag: "--max-units", message: "--max-units must be at least 1, got \(maximumUnits)")
+        }
+        guard refiningSamples >= 0 else {
+            throw .invalidOption(flag: "--refine", message: "--refine must be ≥ 0 seconds, got \(Double(refiningSamples) / samplingRate)")
         }
         guard learningIterations >= 1 else {
             throw .invalidOption(flag: "--max-iter", message: "--max-iter must be at least 1, got \(learningIterations)")

@@ -1,234 +1,264 @@
 import Foundation
+import LinearAlgebra
 import NFXCore
 import SparseCoding
 
-/// How many units a recording holds, decided as dictionary learning can: grow the dictionary one waveform at a
-/// time while the growth finds units that can be told apart. A step tries, in turn, a new filter seeded from the
-/// largest k-means cluster of the residual's threshold crossings (spikes no unit explains), then a split of the
-/// unit whose spikes leave the most residual energy into two (k-means of its snippets; units with similar shapes
-/// are told apart this way, as a cluster split would). After re-learning all filters together (alternating
-/// minimisation from the candidate), a step is kept only if every unit fires at `minimumRate` or more, the fit
-/// improves, no unit is two others overlapping, and every two units' spikes stay at least `minimumSeparation`
-/// noise σ apart (see `leastSeparatedPair`): two units closer than that would swap more than ~7 % of their spikes
-/// (a spike goes to the nearer template, so the error rate is Φ(−separation / 2)), and the halves of a unit split
-/// by noise are far closer than that.
+/// How many units a recording holds and their waveforms: the threshold-crossing events of the training stretch
+/// are over-clustered by k-means and the clusters merged while two are one mode of the data (`EventClustering`).
+/// A cluster is a candidate unit when its typical spike (the mean snippet) itself reaches the detection threshold
+/// (noise crossings average out below it) and it has `--min-rate` events; its waveform is the mean snippet,
+/// unit-normalised. The sorter then keeps the candidates the coding of the recording confirms
+/// (`SpikeSorter.sort`).
 enum UnitDiscovery {
-    /// Clusters of residual snippets the new filter is chosen from (the largest wins).
-    static let seedClusters = 4
-    /// Seconds of the training stretch the growth runs on, and learning iterations per growth step.
-    static let growthSeconds = 20.0
-    static let growthIterations = 8
-    /// Noise σ between two units' typical spikes (see above).
-    static let minimumSeparation = 3.0
+    /// Events clustered at most (evenly spread over the training stretch).
+    static let eventLimit = 20_000
+    /// Noise σ beyond the threshold a cluster's mean spike must reach to be a unit.
+    static let noiseMargin = 1.0
+    /// k-means clusters smaller than this are outliers (overlapping spikes, noise), not units or parts of one.
+    static let minimumCluster = 10
 
-    /// The current model of a growth step.
-    struct Model {
+    /// The units found: their waveforms, the trough sample of every event clustered into each, and how.
+    struct Discovery {
         var dictionary: ConvolutionalDictionary?
-        var residual: [Double]
-        var residualSquares: Double
-        var spikes: SortedSpikes
+        var unitEvents: [[Int]] = []
+        var trace: [String]
     }
 
-    /// With `target` the growth goes on to exactly that many units, each step taking the candidate that fits
-    /// best whatever the checks say (the checks are still reported).
+    /// With `target` the clusters are merged, least separate first, until there are that many, whatever the test
+    /// says (the trace reports it).
     static func learn(_ y: [Double], channels K: Int, samples N: Int, target: Int? = nil, options: SpikeSortingOptions,
-                      progress: ((String) -> Void)?) -> (dictionary: ConvolutionalDictionary?, trace: [String]) {
+                      progress: ((String) -> Void)?) -> Discovery {
         let L = options.filterLength
-        let mergeDistance = SpikeSorter.mergeDistance(samplingRate: options.samplingRate)
+        let lead = min(L - 1, Int((0.35 * Double(L)).rounded()))
+        let exclusion = max(1, Int((0.0005 * options.samplingRate).rounded()))
         let minimumSpikes = max(5, Int((options.minimumRate * Double(N) / options.samplingRate).rounded(.up)))
         var generator = SeededGenerator(seed: options.seed)
-        var model = Model(dictionary: nil, residual: y, residualSquares: y.reduce(0) { $0 + $1 * $1 },
-                          spikes: SortedSpikes())
         var trace: [String] = []
-        var current = model
-        while (current.dictionary?.filters ?? 0) < (target ?? options.maximumUnits) {
-            let units = current.dictionary?.filters ?? 0
-            var candidates: [(name: String, start: ConvolutionalDictionary)] = []
-            let snippets = DictionaryStart.spikeSnippets(current.residual, channels: K, samples: N, length: L,
-                                                         threshold: options.threshold)
-            if snippets.count >= minimumSpikes {
-                candidates.append(("a new unit from \(snippets.count) residual crossings",
-                                   ConvolutionalDictionary(filters: units + 1, channels: K, length: L,
-                                                           weights: (current.dictionary?.weights ?? [])
-                                                               + largestCluster(snippets, using: &generator))))
-            }
-            if let dictionary = current.dictionary,
-               let split = splitWorstUnit(y, channels: K, samples: N, model: current, dictionary: dictionary,
-                                          minimumSpikes: minimumSpikes, using: &generator) {
-                candidates.append(("a split of unit \(split.unit)", split.start))
-            }
-            var accepted = false
-            var fallback: (line: String, model: Model, gain: Double)?
-            for candidate in candidates {
-                let learned = learnFilters(y, channels: K, samples: N, filters: candidate.start.filters,
-                                           start: .given(candidate.start), options: options)
-                let coded = WindowedCoding.code(y, channels: K, samples: N, dictionary: learned,
-                                                penalty: .l1(options.lambda), mergeDistance: mergeDistance,
-                                                coreLength: options.windowLength, threads: options.threads,
-                                                residual: true)
-                let spikes = SpikeDetection.spikes(coded.events, dictionary: learned, threshold: options.threshold)
-                var counts = [Int](repeating: 0, count: learned.filters)
-                for label in spikes.labels { counts[Int(label)] += 1 }
-                let squares = coded.residual!.reduce(0) { $0 + $1 * $1 }
-                let gain = 0.5 * (current.residualSquares - squares)
-                let separation = leastSeparatedPair(y, channels: K, samples: N, dictionary: learned, spikes: spikes)
-                let overlaps = learned.filters >= 3 ? overlapUnits(learned, spikes: spikes) : []
-                let line = String(format: "%d units by %@: spikes per unit %@, least separated units %.1f σ apart, fit gain %.0f%@",
-                                  learned.filters, candidate.name, counts.description, separation, gain,
-                                  overlaps.isEmpty ? "" : ", units \(overlaps) look like two others overlapping")
-                let next = Model(dictionary: learned, residual: coded.residual!, residualSquares: squares, spikes: spikes)
-                guard counts.min()! >= minimumSpikes && gain > 0 && separation >= minimumSeparation
-                        && overlaps.isEmpty else {
-                    if counts.min()! >= minimumSpikes && gain > 0 && gain > fallback?.gain ?? -.infinity {
-                        fallback = (line, next, gain)
-                    }
-                    trace.append(line + ": not kept")
-                    continue
+        let detected = EventClustering.detect(y, channels: K, samples: N, length: L, lead: lead,
+                                              threshold: options.threshold, exclusion: exclusion, limit: eventLimit)
+        // Snippets holding a second event are a unit plus part of another; enough of them at similar lags make
+        // a cluster of their own. Clustering uses isolated events while they are the majority.
+        let isolated = detected.indices.filter { index in
+            (index == 0 || detected[index] - detected[index - 1] >= L)
+                && (index == detected.count - 1 || detected[index + 1] - detected[index] >= L)
+        }.map { detected[$0] }
+        let starts = 2 * isolated.count >= detected.count ? isolated : detected
+        trace.append("\(detected.count) events above \(options.threshold) σ in \(N) samples, \(isolated.count) of them "
+                     + "isolated (no other within a waveform)" + (starts.count == detected.count ? "; clustering all" : ""))
+        progress?(trace.last!)
+        guard starts.count >= minimumSpikes else { return Discovery(trace: trace) }
+        var events: Events
+        do {
+            let snippets = EventClustering.snippets(y, channels: K, samples: N, length: L, starts: starts)
+            let basis = try EventClustering.temporalBasis(snippets, channels: K, length: L, lead: lead)
+            events = Events(starts: starts, snippets: snippets,
+                            features: try EventClustering.features(snippets, channels: K, basis: basis), basis: basis)
+        } catch {
+            trace.append("no principal components of the events (\(error)): no units")
+            return Discovery(trace: trace)
+        }
+        var clusters: [[Int]]
+        do {
+            let count = min(EventClustering.maximumClusters,
+                            max(2 * (target ?? 1), starts.count / EventClustering.eventsPerCluster))
+            let labels = EventClustering.kMeans(events.features, clusters: count, using: &generator)
+            clusters = [[Int]](repeating: [], count: (labels.max() ?? -1) + 1)
+            for (event, label) in labels.enumerated() { clusters[label].append(event) }
+            let outliers = clusters.filter { $0.count < minimumCluster }
+            clusters = clusters.filter { $0.count >= minimumCluster }
+            trace.append("k-means: \(clusters.count) clusters" + (outliers.isEmpty ? ""
+                : "; \(outliers.reduce(0) { $0 + $1.count }) events in \(outliers.count) clusters of fewer than \(minimumCluster) set aside"))
+            // Noise crossings cluster too. Their mean spike stays near the threshold: spread over channels and
+            // samples when the crossings are, and where they share a channel, just past it (the Gaussian tail
+            // beyond 4σ averages 4.2σ). A unit that can be sorted reaches clearly beyond.
+            clusters = clusters.filter { cluster in
+                let peak = events.mean(cluster).map(abs).max() ?? 0
+                guard peak >= options.threshold + noiseMargin else {
+                    trace.append(String(format: "set aside a cluster of %d events: its mean spike peaks at %.1f σ", cluster.count, peak))
+                    return false
                 }
-                trace.append(line)
-                progress?(line)
-                model = next
-                current = next
-                accepted = true
-                break
+                return true
             }
-            if !accepted, let fallback, target != nil {
-                trace.append(fallback.line + ": kept for --filters")
-                model = fallback.model
-                current = fallback.model
-                accepted = true
+            clusters = try merge(clusters, events: &events, recording: y, channels: K, samples: N,
+                                 maximumShift: exclusion, target: target, maximum: options.maximumUnits, trace: &trace)
+            // Pieces of one unit that k-means cut by when its trough was detected (a broad trough moves from
+            // spike to spike) merge once their events are lined up on the whole waveform.
+            for cluster in clusters {
+                try events.align(cluster, recording: y, channels: K, samples: N, maximumShift: exclusion)
             }
-            if !accepted {
-                if candidates.isEmpty {
-                    trace.append("\(units) units: \(snippets.count) residual crossings (fewer than \(minimumSpikes)), nothing to split")
+            clusters = try merge(clusters, events: &events, recording: y, channels: K, samples: N,
+                                 maximumShift: exclusion, target: target, maximum: options.maximumUnits, trace: &trace)
+        } catch {
+            trace.append("clustering failed (\(error)): no units")
+            return Discovery(trace: trace)
+        }
+        let snippets = events.snippets
+
+        func template(_ cluster: [Int]) -> [Double] {
+            var sum = [Double](repeating: 0, count: K * L)
+            for member in cluster { for j in 0..<(K * L) { sum[j] += snippets.elements[member * K * L + j] } }
+            return sum.map { $0 / Double(cluster.count) }
+        }
+        var units = clusters.map { (members: $0, template: template($0)) }
+        if target == nil {
+            units = units.filter { unit in
+                guard unit.members.count >= minimumSpikes else {
+                    trace.append("dropped a cluster of \(unit.members.count) events: fewer than \(minimumSpikes) (--min-rate)")
+                    return false
                 }
-                break
+                return true
             }
         }
-        return (model.dictionary, trace)
+        guard !units.isEmpty else { return Discovery(trace: trace) }
+        // Units in probe order: by the channel of the typical spike's peak, larger first within a channel.
+        func peak(_ template: [Double]) -> (channel: Int, size: Double) {
+            let index = template.indices.max { abs(template[$0]) < abs(template[$1]) }!
+            return (index / L, abs(template[index]))
+        }
+        units.sort { peak($0.template).channel != peak($1.template).channel
+            ? peak($0.template).channel < peak($1.template).channel : peak($0.template).size > peak($1.template).size }
+        trace.append("\(units.count) units, events per unit \(units.map(\.members.count))")
+        progress?(trace.last!)
+        let weights = units.flatMap { unit -> [Double] in
+            let norm = unit.template.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return unit.template.map { $0 / norm }
+        }
+        return Discovery(dictionary: ConvolutionalDictionary(filters: units.count, channels: K, length: L, weights: weights),
+                         unitEvents: units.map { unit in unit.members.map { events.starts[$0] + lead }.sorted() },
+                         trace: trace)
     }
 
-    /// The smallest separation of two units' spikes, in noise σ: each pair's spikes (data snippets, troughs
-    /// aligned) projected on the difference of the two typical spikes (filter × median amplitude), and the
-    /// distance between the two groups' medians over their pooled spread (1.4826 × MAD), less the inflation
-    /// expected from fitting the direction to the same spikes. Measured on the spikes
-    /// rather than on the templates, because a split of one unit into two makes templates that differ by noise
-    /// fitted to the split (several σ with a few hundred spikes over channels × length samples), while its spikes
-    /// still form one group along that difference.
-    static func leastSeparatedPair(_ y: [Double], channels K: Int, samples N: Int,
-                                   dictionary: ConvolutionalDictionary, spikes: SortedSpikes) -> Double {
-        let (C, L) = (dictionary.filters, dictionary.length)
-        guard C >= 2 else { return .infinity }
-        let medians = SpikeSorter.medianAmplitudes(spikes, units: C)
-        let troughs = SpikeDetection.peaks(dictionary).troughs
-        let h = dictionary.weights
-        var starts = [[Int]](repeating: [], count: C)
-        for (time, label) in zip(spikes.times, spikes.labels) { starts[Int(label)].append(Int(time)) }
-        var least = Double.infinity
-        for a in 0..<C {
-            for b in (a + 1)..<C {
-                // The direction in a's frame: tap t of a lines up with tap t + offset of b.
-                let offset = troughs[b] - troughs[a]
-                var direction = [Double](repeating: 0, count: K * L)
-                for k in 0..<K {
-                    for t in 0..<L {
-                        let u = t + offset
-                        direction[k * L + t] = medians[a] * h[(a * K + k) * L + t]
-                            - (u >= 0 && u < L ? medians[b] * h[(b * K + k) * L + u] : 0)
+    /// The training stretch's events: where their windows start, their snippets and features.
+    struct Events {
+        var starts: [Int]
+        var snippets: Matrix
+        var features: Matrix
+        let basis: Matrix
+
+        /// The mean snippet of `members`.
+        func mean(_ members: [Int]) -> [Double] {
+            let D = snippets.columns
+            var sum = [Double](repeating: 0, count: D)
+            for member in members { for j in 0..<D { sum[j] += snippets.elements[member * D + j] } }
+            return sum.map { $0 / Double(max(members.count, 1)) }
+        }
+
+        /// `members`' windows moved by `shift` samples (kept inside the recording), cut and projected again.
+        func shifted(_ members: [Int], by shift: Int, recording y: [Double], channels K: Int,
+                     samples N: Int) throws -> (starts: [Int], snippets: Matrix, features: Matrix) {
+            let L = snippets.columns / K
+            let starts = members.map { min(max(0, self.starts[$0] + shift), N - L) }
+            let snippets = EventClustering.snippets(y, channels: K, samples: N, length: L, starts: starts)
+            return (starts, snippets, try EventClustering.features(snippets, channels: K, basis: basis))
+        }
+
+        /// Moves every event of `members` by the shift (up to `maximumShift`) that best lines its window up with
+        /// the members' mean spike, and cuts and projects it again. A broad or double trough is detected a few
+        /// samples early or late from spike to spike; lined up on the whole waveform the events of one unit form
+        /// one tight group instead of a smear that k-means cuts into pieces.
+        mutating func align(_ members: [Int], recording y: [Double], channels K: Int, samples N: Int,
+                            maximumShift: Int) throws {
+            let L = snippets.columns / K
+            let template = mean(members)
+            var moved: [(member: Int, start: Int)] = []
+            for member in members {
+                var best = (start: starts[member], score: -Double.infinity)
+                for shift in -maximumShift...maximumShift {
+                    let start = starts[member] + shift
+                    guard start >= 0 && start + L <= N else { continue }
+                    var score = 0.0
+                    for k in 0..<K {
+                        for t in 0..<L { score += template[k * L + t] * y[k * N + start + t] }
+                    }
+                    if score > best.score || (score == best.score && abs(start - starts[member]) < abs(best.start - starts[member])) {
+                        best = (start, score)
                     }
                 }
-                let norm = direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                guard norm > 0 else { return 0 }
-                func scores(_ unit: Int) -> [Double] {
-                    starts[unit].compactMap { trough in
-                        let start = trough - troughs[a]
-                        guard start >= 0 && start + L <= N else { return nil }
-                        var score = 0.0
-                        for k in 0..<K { for t in 0..<L { score += direction[k * L + t] * y[k * N + start + t] } }
-                        return score / norm
-                    }
-                }
-                let (first, second) = (scores(a), scores(b))
-                guard !first.isEmpty && !second.isEmpty else { continue }
-                let (centreA, centreB) = (SpikeAssignment.median(first), SpikeAssignment.median(second))
-                let spread = 1.4826 * SpikeAssignment.median(first.map { abs($0 - centreA) } + second.map { abs($0 - centreB) })
-                let separation = abs(centreA - centreB) / max(spread, .leastNormalMagnitude)
-                // The direction was fitted to these very spikes, which inflates the separation of a split by noise
-                // by about √(channels × length / spikes) σ; measured against the threshold net of that.
-                let inflation = (Double(K * L) / Double(min(first.count, second.count))).squareRoot()
-                least = min(least, separation - inflation)
+                if best.start != starts[member] { moved.append((member, best.start)) }
+            }
+            guard !moved.isEmpty else { return }
+            let cut = EventClustering.snippets(y, channels: K, samples: N, length: L, starts: moved.map(\.start))
+            let projected = try EventClustering.features(cut, channels: K, basis: basis)
+            let (S, D) = (snippets.columns, features.columns)
+            for (row, event) in moved.enumerated() {
+                starts[event.member] = event.start
+                for j in 0..<S { snippets.elements[event.member * S + j] = cut.elements[row * S + j] }
+                for j in 0..<D { features.elements[event.member * D + j] = projected.elements[row * D + j] }
             }
         }
-        return least
     }
 
-    /// Units whose typical spike is, within `minimumSeparation`, two other units' typical spikes added at some
-    /// relative offset: frequent overlaps of two units can earn a filter of their own (one code is cheaper than
-    /// two), a "ghost" unit no neuron has. Each other unit is matched greedily: the one that, placed at its best
-    /// offset, removes the most of the template, then the best second one for what is left.
-    static func overlapUnits(_ dictionary: ConvolutionalDictionary, spikes: SortedSpikes) -> [Int] {
-        let (C, K, L) = (dictionary.filters, dictionary.channels, dictionary.length)
-        let medians = SpikeSorter.medianAmplitudes(spikes, units: C)
-        let templates = (0..<C).map { c in dictionary.weights[(c * K * L)..<((c + 1) * K * L)].map { $0 * medians[c] } }
-        /// target − template `c` placed with its tap 0 at `offset` of the target's taps (within the target only).
-        func subtracting(_ c: Int, at offset: Int, from target: [Double]) -> [Double] {
-            var rest = target
+    /// Merges, least separate pair first, clusters whose union is one mode along the line through their means
+    /// (with `target`: until there are that many, separate or not; else also while more than `maximum` remain).
+    /// One unit whose trough moves between channels from spike to spike is detected at two alignments, so the
+    /// second cluster is first moved by the shift (up to `maximumShift`) that best lines its mean spike up with
+    /// the first's; a merge keeps the move.
+    static func merge(_ clusters: [[Int]], events: inout Events, recording y: [Double], channels K: Int, samples N: Int,
+                      maximumShift: Int, target: Int?, maximum: Int, trace: inout [String]) throws -> [[Int]] {
+        typealias Moved = (starts: [Int], snippets: Matrix, features: Matrix)
+        struct Test { var ratio: Double; var separate: Bool; var shift: Int; var moved: Moved? }
+        var clusters = clusters
+        let L = events.snippets.columns / K
+        // Tests of every pair (a < b), kept until a merge changes one of the two.
+        var tests: [[Test?]] = []
+        func test(_ a: Int, _ b: Int) throws -> Test {
+            let shift = bestShift(events.mean(clusters[a]), events.mean(clusters[b]), channels: K, length: L,
+                                  maximum: maximumShift)
+            let moved = shift == 0 ? nil : try events.shifted(clusters[b], by: shift, recording: y, channels: K, samples: N)
+            let result = EventClustering.dipTest(EventClustering.rows(clusters[a], of: events.features),
+                                                 moved?.features ?? EventClustering.rows(clusters[b], of: events.features))
+            return Test(ratio: result.ratio, separate: result.separate, shift: shift, moved: moved)
+        }
+        for a in clusters.indices {
+            tests.append(try clusters.indices.map { b in b > a ? try test(a, b) : nil })
+        }
+        while clusters.count >= 2 {
+            let mustMerge = clusters.count > (target ?? maximum)
+            var chosen: (a: Int, b: Int, test: Test)?
+            for a in clusters.indices {
+                for b in (a + 1)..<clusters.count {
+                    let candidate = tests[a][b]!
+                    guard !candidate.separate || mustMerge else { continue }
+                    if candidate.ratio > chosen?.test.ratio ?? -.infinity { chosen = (a, b, candidate) }
+                }
+            }
+            guard let (a, b, merged) = chosen, target == nil || mustMerge else { break }
+            trace.append(String(format: "merged clusters of %d and %d events (dip %.2f%@%@)", clusters[a].count,
+                                clusters[b].count, merged.ratio,
+                                merged.shift == 0 ? "" : ", the second moved by \(merged.shift) samples",
+                                merged.separate ? ", separate but over the unit count" : ""))
+            if let moved = merged.moved {
+                let (S, D) = (events.snippets.columns, events.features.columns)
+                for (row, member) in clusters[b].enumerated() {
+                    events.starts[member] = moved.starts[row]
+                    for j in 0..<S { events.snippets.elements[member * S + j] = moved.snippets.elements[row * S + j] }
+                    for j in 0..<D { events.features.elements[member * D + j] = moved.features.elements[row * D + j] }
+                }
+            }
+            clusters[a] += clusters[b]
+            clusters.remove(at: b)
+            tests.remove(at: b)
+            for row in tests.indices { tests[row].remove(at: b) }
+            for other in clusters.indices where other != a {
+                let (low, high) = (min(a, other), max(a, other))
+                tests[low][high] = try test(low, high)
+            }
+        }
+        return clusters
+    }
+
+    /// The shift s (|s| ≤ `maximum`) of `second` that best lines it up with `first`: the largest
+    /// Σ first[k, t] · second[k, t + s].
+    static func bestShift(_ first: [Double], _ second: [Double], channels K: Int, length L: Int, maximum: Int) -> Int {
+        var best = (shift: 0, score: -Double.infinity)
+        for shift in -maximum...maximum {
+            var score = 0.0
             for k in 0..<K {
-                for t in max(0, offset)..<min(L, offset + L) { rest[k * L + t] -= templates[c][k * L + t - offset] }
+                for t in max(0, -shift)..<min(L, L - shift) { score += first[k * L + t] * second[k * L + t + shift] }
             }
-            return rest
+            if score > best.score || (score == best.score && abs(shift) < abs(best.shift)) { best = (shift, score) }
         }
-        func bestRemoval(of target: [Double], excluding: Set<Int>) -> (unit: Int, rest: [Double])? {
-            var best: (unit: Int, rest: [Double], norm: Double)?
-            for c in 0..<C where !excluding.contains(c) {
-                for offset in (1 - L)..<L {
-                    let rest = subtracting(c, at: offset, from: target)
-                    let norm = rest.reduce(0) { $0 + $1 * $1 }
-                    if norm < best?.norm ?? .infinity { best = (c, rest, norm) }
-                }
-            }
-            return best.map { ($0.unit, $0.rest) }
-        }
-        return (0..<C).filter { u in
-            guard let first = bestRemoval(of: templates[u], excluding: [u]),
-                  let second = bestRemoval(of: first.rest, excluding: [u, first.unit]) else { return false }
-            // A copy of one unit is not a ghost (the separation check judges it); a ghost needs both.
-            let afterFirst = first.rest.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            return afterFirst >= 2 * minimumSeparation
-                && second.rest.reduce(0) { $0 + $1 * $1 }.squareRoot() < minimumSeparation
-        }
-    }
-
-    /// The unit whose spikes leave the most residual energy beyond the noise's (channels × length per spike),
-    /// replaced by the two k-means centres of the data snippets at its spikes; nil when no unit has enough spikes.
-    static func splitWorstUnit(_ y: [Double], channels K: Int, samples N: Int, model: Model,
-                               dictionary: ConvolutionalDictionary, minimumSpikes: Int,
-                               using generator: inout SeededGenerator) -> (unit: Int, start: ConvolutionalDictionary)? {
-        let L = dictionary.length
-        let troughs = SpikeDetection.peaks(dictionary).troughs
-        var excess = [Double](repeating: 0, count: dictionary.filters)
-        var positions = [[Int]](repeating: [], count: dictionary.filters)
-        for (time, label) in zip(model.spikes.times, model.spikes.labels) {
-            let c = Int(label), start = Int(time) - troughs[c]
-            guard start >= 0 && start + L <= N else { continue }
-            positions[c].append(start)
-            var energy = 0.0
-            for k in 0..<K { for t in start..<(start + L) { energy += model.residual[k * N + t] * model.residual[k * N + t] } }
-            excess[c] += energy - Double(K * L)
-        }
-        guard let worst = excess.indices.filter({ positions[$0].count >= 2 * minimumSpikes })
-            .max(by: { excess[$0] < excess[$1] }) else { return nil }
-        let snippets = positions[worst].map { start in (0..<K).flatMap { k in Array(y[(k * N + start)..<(k * N + start + L)]) } }
-        let centres = DictionaryStart.kMeans(snippets, clusters: 2, using: &generator).map { centre -> [Double] in
-            let norm = centre.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            return norm > 0 ? centre.map { $0 / norm } : centre
-        }
-        guard centres.count == 2 else { return nil }
-        let size = K * L
-        var weights: [Double] = []
-        for c in 0..<dictionary.filters where c != worst { weights += dictionary.weights[(c * size)..<((c + 1) * size)] }
-        weights += centres[0] + centres[1]
-        return (worst, ConvolutionalDictionary(filters: dictionary.filters + 1, channels: K, length: L, weights: weights))
+        return best.shift
     }
 
     /// Alternating-minimisation dictionary learning of `filters` filters from `start`, on data already in noise
@@ -242,34 +272,12 @@ enum UnitDiscovery {
                                                  detectionThreshold: options.threshold, seed: options.seed,
                                                  threads: options.threads)
         settings.knownNoiseLevel = 1
+        settings.sortsByUsage = false
         // The options were validated and the recording holds a filter, so learning does not throw.
         do {
             return try DictionaryLearning.learn(recording: y, channels: K, samples: N, options: settings).dictionary
         } catch {
             preconditionFailure("UnitDiscovery: dictionary learning refused validated options: \(error)")
         }
-    }
-
-    /// The normalised mean of the largest k-means cluster of `snippets`.
-    static func largestCluster(_ snippets: [[Double]], using generator: inout SeededGenerator) -> [Double] {
-        let centers = DictionaryStart.kMeans(snippets, clusters: min(seedClusters, snippets.count), using: &generator)
-        var counts = [Int](repeating: 0, count: centers.count)
-        for snippet in snippets {
-            let norm = snippet.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            let nearest = centers.indices.min { a, b in
-                distance(snippet, centers[a], scale: norm) < distance(snippet, centers[b], scale: norm)
-            }!
-            counts[nearest] += 1
-        }
-        let center = centers[counts.indices.max { counts[$0] < counts[$1] }!]
-        let norm = center.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        return norm > 0 ? center.map { $0 / norm } : center
-    }
-
-    private static func distance(_ snippet: [Double], _ center: [Double], scale: Double) -> Double {
-        guard scale > 0 else { return 0 }
-        var sum = 0.0
-        for index in snippet.indices { sum += (snippet[index] / scale - center[index]) * (snippet[index] / scale - center[index]) }
-        return sum
     }
 }

@@ -15,8 +15,9 @@ struct SpikesortCommand: ParsableCommand {
         whitened across channels, and divided by each channel's noise σ (MAD / 0.6745). Every unit is one waveform \
         (a filter, channels × length); the recording is coded as a sum of waveforms at sparse times, so \
         overlapping spikes of different units are both found. Waveforms come from --dictionary (a cdl-train or \
-        spikesort output's /filters) or are learned on the first --training seconds: the number of units grows \
-        until the residual holds no spike-like events or new units cannot be told apart (--filters N fixes it). A \
+        spikesort output's /filters) or are found on the first --training seconds: threshold crossings (troughs \
+        below −--threshold σ) are clustered (k-means, then clusters merged while they are one mode of the data), \
+        and each cluster's mean spike is a unit's waveform (--filters N fixes the count). A \
         spike is kept when its waveform's peak reaches --threshold σ; its time is the sample of the waveform's \
         largest-magnitude sample (the trough of a negative spike). Output: /spike_times (int64 samples), \
         /spike_labels (int32), /amplitudes, /templates (units × channels × length, input units), /filters, \
@@ -34,7 +35,7 @@ struct SpikesortCommand: ParsableCommand {
     @Option(help: "Sampling rate in Hz (default: the file's sampling_rate attribute).")
     var samplingRate: Double?
 
-    @Option(help: ArgumentHelp("Waveforms to sort with: an nfx file with /filters (cdl-train or spikesort output).",
+    @Option(help: ArgumentHelp("Waveforms to sort with: an nfx file with /filters (cdl-train or spikesort output), or FILE:DATASET for any units × channels × length dataset (e.g. a simulation's /truth/waveforms).",
                                valueName: "file"))
     var dictionary: String?
 
@@ -47,19 +48,22 @@ struct SpikesortCommand: ParsableCommand {
     @Option(help: "A spike's waveform peak must reach this many noise σ.")
     var threshold: Double = 4
 
-    @Option(help: "L1 penalty of dictionary learning, in noise σ.")
+    @Option(help: "L1 penalty of the --refine dictionary learning, in noise σ.")
     var lambda: Double = 3.5
 
-    @Option(help: "Most units the growth may reach.")
+    @Option(help: "Most units the clustering may keep.")
     var maxUnits: Int = 16
 
     @Option(help: "Least firing rate (Hz, on the training stretch) of a unit worth keeping.")
     var minRate: Double = 0.1
 
-    @Option(help: "Seconds from the start of the recording the waveforms are learned on.")
+    @Option(help: "Seconds from the start of the recording the units are found on.")
     var training: Double = 60
 
-    @Option(help: "Dictionary-learning iterations per growth step.")
+    @Option(help: "Seconds of the training stretch on which dictionary learning refines the clusters' mean spikes (0: use the means).")
+    var refine: Double = 0
+
+    @Option(help: "Dictionary-learning iterations of --refine.")
     var maxIter: Int = 30
 
     @Option(help: ArgumentHelp("Band-pass edges in Hz.", valueName: "low-high"))
@@ -96,6 +100,7 @@ struct SpikesortCommand: ParsableCommand {
         guard maxUnits >= 1 else { throw ValidationError("--max-units must be at least 1, got \(maxUnits)") }
         guard minRate >= 0 && minRate.isFinite else { throw ValidationError("--min-rate must be ≥ 0, got \(minRate)") }
         guard training > 0 else { throw ValidationError("--training must be positive, got \(training)") }
+        guard refine >= 0 && refine.isFinite else { throw ValidationError("--refine must be ≥ 0 seconds, got \(refine)") }
         guard maxIter >= 1 else { throw ValidationError("--max-iter must be at least 1, got \(maxIter)") }
         guard filterOrder >= 1 else { throw ValidationError("--filter-order must be at least 1, got \(filterOrder)") }
         _ = try bandEdges()
@@ -146,7 +151,7 @@ struct SpikesortCommand: ParsableCommand {
         let settings = SpikeSortingOptions(
             samplingRate: rate, filterLength: length, threshold: threshold, lambda: lambda, units: filters,
             maximumUnits: maxUnits, minimumRate: minRate, trainingSamples: Int((training * rate).rounded()),
-            learningIterations: maxIter, windowLength: window ?? max(1 << 15, 8 * length), seed: options.seed, threads: options.threadCount)
+            refiningSamples: Int((refine * rate).rounded()), learningIterations: maxIter, windowLength: window ?? max(1 << 15, 8 * length), seed: options.seed, threads: options.threadCount)
         var result: SpikeSortingResult
         do {
             result = try SpikeSorter.sort(recording, channels: channels, samples: samples, dictionary: given,
@@ -173,6 +178,7 @@ struct SpikesortCommand: ParsableCommand {
         provenance.record("max_units", maxUnits)
         provenance.record("min_rate", minRate)
         provenance.record("training", training)
+        provenance.record("refine", refine)
         provenance.record("max_iter", maxIter)
         provenance.record("band", noFilter ? "none" : band)
         provenance.record("filter_order", filterOrder)
@@ -228,18 +234,21 @@ struct SpikesortCommand: ParsableCommand {
         return (0..<channels).map { k in [locations.elements[k * locations.shape[1]], locations.elements[k * locations.shape[1] + 1]] }
     }
 
-    /// The /filters of an nfx output as a dictionary for `channels` channels.
-    private func loadDictionary(_ path: String, channels: Int) throws -> ConvolutionalDictionary {
-        let filters = try InputLoader.load(InputSpec(path: path, dataset: "/filters"), requirements: InputRequirements(
+    /// The /filters of an nfx output (or the dataset named as PATH:DATASET) as a dictionary for `channels`
+    /// channels.
+    private func loadDictionary(_ argument: String, channels: Int) throws -> ConvolutionalDictionary {
+        let spec = InputSpec(parsing: argument)
+        let path = spec.path
+        let filters = try InputLoader.load(InputSpec(path: path, dataset: spec.dataset ?? "/filters"), requirements: InputRequirements(
             rank: 3, axesDescription: "filters × channels × length", allowsNaN: false, timeAxis: .last)).array
         guard filters.shape[1] == channels else {
-            throw NFXError.data("\(path):/filters has \(filters.shape[1]) channels but the recording has \(channels)",
+            throw NFXError.data("\(path):\(spec.dataset ?? "/filters") has \(filters.shape[1]) channels but the recording has \(channels)",
                                 hint: "use waveforms learned on the same probe")
         }
         var dictionary = ConvolutionalDictionary(filters: filters.shape[0], channels: channels, length: filters.shape[2],
                                                  weights: filters.elements)
         guard dictionary.norms.allSatisfy({ $0 > 0 }) else {
-            throw NFXError.data("\(path):/filters has an all-zero filter")
+            throw NFXError.data("\(path):\(spec.dataset ?? "/filters") has an all-zero filter")
         }
         dictionary.projectOntoUnitBall(exactly: true)
         return dictionary
