@@ -12,6 +12,9 @@ import SparseCoding
 enum UnitDiscovery {
     /// Events clustered at most (evenly spread over the training stretch).
     static let eventLimit = 20_000
+    /// Limits of a mean spike that is two others added (see `isSumOfTwo`).
+    static let sumTolerance = 10.0
+    static let sumShare = 0.05
     /// Noise σ beyond the threshold a cluster's mean spike must reach to be a unit.
     static let noiseMargin = 1.0
     /// k-means clusters smaller than this are outliers (overlapping spikes, noise), not units or parts of one.
@@ -108,6 +111,12 @@ enum UnitDiscovery {
                 }
                 return true
             }
+            let templates = units.map(\.template), counts = units.map(\.members.count)
+            let sums = units.indices.filter { isSumOfTwo($0, templates: templates, counts: counts, channels: K, length: L) }
+            for unit in sums {
+                trace.append("dropped a cluster of \(units[unit].members.count) events: its mean spike is two other units' added")
+            }
+            units = units.indices.filter { !sums.contains($0) }.map { units[$0] }
         }
         guard !units.isEmpty else { return Discovery(trace: trace) }
         // Units in probe order: by the channel of the typical spike's peak, larger first within a channel.
@@ -259,6 +268,49 @@ enum UnitDiscovery {
             if score > best.score || (score == best.score && abs(shift) < abs(best.shift)) { best = (shift, score) }
         }
         return best.shift
+    }
+
+    /// Whether mean spike `u` is two other units' mean spikes added at some offsets: a cluster of two units
+    /// firing together at a steady lag, which no neuron has. The two are found greedily, each placed where its
+    /// least-squares scale removes the most; the first must leave more than noise (a copy of one unit is a
+    /// merge question). What the two leave must be within `sumTolerance` times the noise of the three means
+    /// (each sample of a mean of n events has variance 1/n; the lag and the amplitudes jitter, so a sum is never
+    /// exact) and below `sumShare` of the spike's energy. Measured on simulated recordings: a planted steady
+    /// pair left 7× the noise and 1.4 % of its energy; of 40 real units on 1 and 4 channels none left less
+    /// than 21× the noise, and the closest in energy (2.9 %) left 69×.
+    static func isSumOfTwo(_ u: Int, templates: [[Double]], counts: [Int], channels K: Int, length L: Int) -> Bool {
+        guard templates.count >= 3 else { return false }
+        func squares(_ values: [Double]) -> Double { values.reduce(0) { $0 + $1 * $1 } }
+        /// The other template (not in `excluded`) that, scaled and placed at an offset, removes the most of `target`.
+        func bestRemoval(_ target: [Double], excluding excluded: Set<Int>) -> (unit: Int, rest: [Double])? {
+            var best: (unit: Int, rest: [Double], removed: Double)?
+            for c in templates.indices where !excluded.contains(c) {
+                for offset in (1 - L)..<L {
+                    var dot = 0.0, norm = 0.0
+                    for k in 0..<K {
+                        for t in max(0, offset)..<min(L, offset + L) {
+                            let value = templates[c][k * L + t - offset]
+                            dot += target[k * L + t] * value
+                            norm += value * value
+                        }
+                    }
+                    guard norm > 0, dot > 0, dot * dot / norm > best?.removed ?? 0 else { continue }
+                    var rest = target
+                    let scale = dot / norm
+                    for k in 0..<K {
+                        for t in max(0, offset)..<min(L, offset + L) { rest[k * L + t] -= scale * templates[c][k * L + t - offset] }
+                    }
+                    best = (c, rest, dot * dot / norm)
+                }
+            }
+            return best.map { ($0.unit, $0.rest) }
+        }
+        guard let first = bestRemoval(templates[u], excluding: [u]),
+              let second = bestRemoval(first.rest, excluding: [u, first.unit]) else { return false }
+        let noise = Double(K * L) * (1 / Double(counts[u]) + 1 / Double(counts[first.unit]) + 1 / Double(counts[second.unit]))
+        let left = squares(second.rest)
+        return squares(first.rest) > 4 * noise && left <= sumTolerance * noise
+            && left <= sumShare * squares(templates[u])
     }
 
     /// Alternating-minimisation dictionary learning of `filters` filters from `start`, on data already in noise

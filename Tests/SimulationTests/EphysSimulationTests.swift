@@ -64,6 +64,28 @@ final class EphysSimulationTests: XCTestCase {
         }
     }
 
+    func testUnitsHaveDistinctShapesAtAnyAlignment() throws {
+        // The seed-like recipe: one channel at 10 kHz, where only the shape tells units apart.
+        for seed in UInt64(0)..<4 {
+            let result = try EphysSimulation(channels: 1, units: 5, duration: 1, samplingRate: 10_000,
+                                             waveformDuration: 0.003, seed: seed).generate()
+            let width = result.waveforms.shape[2]
+            let shapes = (0..<5).map { unit in (0..<width).map { result.waveforms[unit, 0, $0] } }
+            for a in 0..<5 {
+                for b in (a + 1)..<5 {
+                    let similarity = EphysSimulation.similarity(shapes[a], shapes[b], maximumShift: 3)
+                    XCTAssertLessThanOrEqual(similarity, EphysSimulation.maximumShapeSimilarity + 1e-12,
+                                             "seed \(seed): units \(a) and \(b)")
+                }
+            }
+        }
+        // The measure itself: 1 for a shifted copy, below 1 for a different shape.
+        let bump = (0..<30).map { exp(-0.5 * pow(Double($0 - 12) / 2, 2)) }
+        let shifted = (0..<30).map { exp(-0.5 * pow(Double($0 - 14) / 2, 2)) }
+        XCTAssertEqual(EphysSimulation.similarity(bump, shifted, maximumShift: 3), 1, accuracy: 1e-3)
+        XCTAssertLessThan(EphysSimulation.similarity(bump, bump.map { -$0 }, maximumShift: 3), 0)
+    }
+
     func testNoiseStdOnASpikeFreeStretchMatchesSigma() throws {
         let result = try EphysSimulation(channels: 2, duration: 2, noise: 2.5).generate()
         let width = result.waveforms.shape[2]

@@ -30,6 +30,29 @@ final class SpikesortCommandTests: CommandTestCase {
         XCTAssertEqual(sortedAgain, times)
     }
 
+    func testADatasetOfWaveformsIsADictionaryAndRefiningKeepsTheUnits() throws {
+        XCTAssertEqual(try NFXExecutable.run(["simulate", "ephys", "-o", path("e.h5"), "--channels", "1", "--units", "3",
+                                              "--duration", "20", "--sampling-rate", "10000", "--firing-rate", "30",
+                                              "--waveform-duration", "0.003", "--seed", "1", "--quiet"]).status, 0)
+        for (name, extra) in [("truth.h5", ["--dictionary", path("e.h5") + ":/truth/waveforms"]),
+                              ("refined.h5", ["--refine", "5"])] {
+            let result = try NFXExecutable.run(["spikesort", path("e.h5"), "--no-filter", "-o", path(name), "--quiet"] + extra)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let compare = try NFXExecutable.run(["compare", path(name), path("e.h5"), "--json"])
+            let scores = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(compare.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual(scores["sorted_units"] as? Int, 3, "\(name): \(compare.stdout)")
+            for accuracy in try XCTUnwrap(scores["accuracy"] as? [Double]) {
+                XCTAssertGreaterThanOrEqual(accuracy, 0.95, "\(name): \(compare.stdout)")
+            }
+        }
+        XCTAssertEqual(try HDF5File.open(path("refined.h5")).root.attribute("refine")?.doubleValue, 5)
+        let missing = try NFXExecutable.run(["spikesort", path("e.h5"), "--dictionary", path("e.h5") + ":/nope",
+                                             "-o", path("x.h5"), "--quiet"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssert(missing.stderr.contains("/nope"), missing.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("x.h5")))
+    }
+
     func testPhyFolderIsWrittenBesideTheResult() throws {
         XCTAssertEqual(try NFXExecutable.run(["simulate", "ephys", "-o", path("e.h5"), "--channels", "2", "--units", "2",
                                               "--duration", "2", "--firing-rate", "20", "--quiet"]).status, 0)
