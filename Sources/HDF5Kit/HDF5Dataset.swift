@@ -116,20 +116,29 @@ public final class HDF5Dataset: HDF5AttributeHolder, @unchecked Sendable {
     }
 
     /// Reads rows `rows` (a range along the first axis) and everything along the other axes: the way to stream
-    /// a long recording stored units × time or time × units without holding all of it.
+    /// a long recording stored time × units without holding all of it.
     public func readRows<T: HDF5Numeric>(_ rows: Range<Int>, as type: T.Type = T.self) throws -> NDArray<T> {
+        guard !shape.isEmpty else {
+            throw HDF5Error.invalidSelection(file: filePath, object: objectPath, reason: "a scalar has no rows")
+        }
+        return try readSlab([rows] + shape.dropFirst().map { 0..<$0 }, as: type)
+    }
+
+    /// Reads the block `ranges` (one range per axis), row-major: e.g. a stretch of time of every channel of a
+    /// recording stored units × time.
+    public func readSlab<T: HDF5Numeric>(_ ranges: [Range<Int>], as type: T.Type = T.self) throws -> NDArray<T> {
         guard elementType.isNumeric else {
             throw HDF5Error.unsupportedType(file: filePath, object: objectPath, type: elementType.description)
         }
-        guard let first = shape.first else {
-            throw HDF5Error.invalidSelection(file: filePath, object: objectPath, reason: "a scalar has no rows")
-        }
-        guard rows.lowerBound >= 0, rows.upperBound <= first else {
+        guard ranges.count == shape.count, !shape.isEmpty else {
             throw HDF5Error.invalidSelection(file: filePath, object: objectPath,
-                                             reason: "rows \(rows.lowerBound)..<\(rows.upperBound) are outside 0..<\(first)")
+                                             reason: "\(ranges.count) ranges for a \(shape.count)-D dataset")
         }
-        var outputShape = shape
-        outputShape[0] = rows.count
+        for (axis, range) in ranges.enumerated() where range.lowerBound < 0 || range.upperBound > shape[axis] {
+            throw HDF5Error.invalidSelection(file: filePath, object: objectPath,
+                                             reason: "\(range.lowerBound)..<\(range.upperBound) is outside 0..<\(shape[axis]) on axis \(axis)")
+        }
+        let outputShape = ranges.map(\.count)
         let checkedTotal = checkedElementCount(outputShape)
         try checkReadable(elements: checkedTotal, elementSize: MemoryLayout<T>.stride)
         let total = checkedTotal!
@@ -139,8 +148,7 @@ public final class HDF5Dataset: HDF5AttributeHolder, @unchecked Sendable {
             let scope = HDF5Scope()
             defer { scope.close() }
             let fileSpace = scope.own(H5Dget_space(handle.id), .dataspace)
-            var start = [hsize_t](repeating: 0, count: shape.count)
-            start[0] = hsize_t(rows.lowerBound)
+            let start = ranges.map { hsize_t($0.lowerBound) }
             let extent = [hsize_t](extents: outputShape)
             guard H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start, nil, extent, nil) >= 0 else {
                 throw HDF5Error.readFailed(file: filePath, object: objectPath, reason: innermostHDF5Error())

@@ -119,13 +119,37 @@ public enum InputLoader {
 
     static func loadHDF5(_ spec: InputSpec, requirements: InputRequirements) throws -> LoadedInput {
         do {
-            let file = try HDF5File.open(spec.path)
-            let datasetPath = try spec.dataset ?? chooseDataset(in: file, requirements: requirements)
+            let source = try HDF5Source(spec, requirements: requirements)
+            var array = try source.dataset.read(as: Double.self)
+            try applyNWBConversion(&array, dataset: source.dataset, parent: source.parent,
+                                   isElectricalSeries: source.isElectricalSeries)
+            let (oriented, transposed) = try orient(array, name: source.name, timeFirstByDefault: source.isTimeSeries,
+                                                    requirements: requirements)
+            return LoadedInput(file: spec.path, dataset: source.datasetPath, format: .hdf5,
+                               storedShape: source.dataset.shape, transposed: transposed, array: oriented,
+                               fileAttributes: try source.fileAttributes())
+        } catch let error as HDF5Error {
+            throw NFXError(error)
+        }
+    }
+
+    /// The dataset an input spec names (or the only candidate), with what decides how it is read.
+    struct HDF5Source {
+        let file: HDF5File
+        let datasetPath: String
+        let dataset: HDF5Dataset
+        let parent: HDF5Group?
+        /// Inside an NWB TimeSeries group (stored time-first), and an ElectricalSeries in particular.
+        let isTimeSeries: Bool
+        let isElectricalSeries: Bool
+        var name: String { "\(file.path):\(datasetPath)" }
+
+        init(_ spec: InputSpec, requirements: InputRequirements) throws {
+            file = try HDF5File.open(spec.path)
+            datasetPath = try spec.dataset ?? chooseDataset(in: file, requirements: requirements)
             guard file.contains(datasetPath) else {
-                throw NFXError.noInput("\(spec.path) has no dataset \(datasetPath)",
-                                       hint: try datasetListing(file))
+                throw NFXError.noInput("\(spec.path) has no dataset \(datasetPath)", hint: try datasetListing(file))
             }
-            let dataset: HDF5Dataset
             do {
                 dataset = try file.dataset(datasetPath)
             } catch HDF5Error.notADataset {
@@ -135,20 +159,16 @@ public enum InputLoader {
             guard dataset.elementType.isNumeric else {
                 throw NFXError.data("\(spec.path):\(datasetPath) holds \(dataset.elementType) values, not numbers")
             }
-            var array = try dataset.read(as: Double.self)
-            let parent = try parentGroup(of: dataset, in: file)
+            parent = try parentGroup(of: dataset, in: file)
             let neurodataType = try parent?.attribute("neurodata_type")?.stringValue
-            let isTimeSeries = neurodataType?.hasSuffix("Series") ?? false
-            try applyNWBConversion(&array, dataset: dataset, parent: parent, isElectricalSeries:
-                neurodataType == "ElectricalSeries")
-            let (oriented, transposed) = try orient(array, name: "\(spec.path):\(datasetPath)",
-                                                    timeFirstByDefault: isTimeSeries, requirements: requirements)
+            isTimeSeries = neurodataType?.hasSuffix("Series") ?? false
+            isElectricalSeries = neurodataType == "ElectricalSeries"
+        }
+
+        func fileAttributes() throws -> [String: HDF5AttributeValue] {
             var attributes: [String: HDF5AttributeValue] = [:]
             for (name, value) in try file.root.allAttributes() { attributes[name] = value }
-            return LoadedInput(file: spec.path, dataset: datasetPath, format: .hdf5, storedShape: dataset.shape,
-                               transposed: transposed, array: oriented, fileAttributes: attributes)
-        } catch let error as HDF5Error {
-            throw NFXError(error)
+            return attributes
         }
     }
 

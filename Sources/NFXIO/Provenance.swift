@@ -33,6 +33,12 @@ public struct Provenance: @unchecked Sendable {
         inputShape = input.storedShape
     }
 
+    public mutating func record(input: RecordingReader) {
+        inputFile = input.file
+        inputDataset = input.dataset
+        inputShape = input.storedShape
+    }
+
     public mutating func record(_ name: String, _ value: HDF5AttributeValue) {
         parameters.removeAll { $0.name == name }
         parameters.append((name, value))

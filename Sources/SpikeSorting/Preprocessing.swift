@@ -65,6 +65,23 @@ public struct Preprocessing: Sendable, Equatable {
     }
 }
 
+extension Preprocessing {
+    /// The chain on a later stretch of a streamed recording, with the whitening `Preprocessing.run` fitted on
+    /// the first (the same transform for every stretch, as one pass over the whole recording would apply).
+    public func transform(_ data: inout [Double], channels: Int, samples: Int, samplingRate: Double,
+                          whitening: SpatialWhitening?) throws {
+        precondition(data.count == channels * samples, "Preprocessing.transform: \(data.count) values for \(channels) × \(samples)")
+        if bandPass {
+            let filter = try ButterworthBandpass(order: filterOrder, low: low, high: high, samplingRate: samplingRate)
+            filter.filter(&data, channels: channels, samples: samples, threads: threads)
+        }
+        if commonMedianReference {
+            CommonMedianReference.apply(&data, channels: channels, samples: samples, threads: threads)
+        }
+        try whitening?.apply(to: &data, channels: channels, samples: samples)
+    }
+}
+
 /// What `Preprocessing.run` returns.
 public struct PreprocessedRecording: Sendable {
     /// channels × samples, row-major.

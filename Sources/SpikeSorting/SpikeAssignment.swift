@@ -28,13 +28,14 @@ enum SpikeAssignment {
 
     static func refine(_ events: [CodedEvent], residual: inout [Double], channels K: Int, samples N: Int,
                        dictionary: ConvolutionalDictionary, shiftRange D: Int, threshold: Double,
-                       rounds: Int = 2, threads: Int = 1) -> [CodedEvent] {
+                       rounds: Int = 2, threads: Int = 1,
+                       priors: (centres: [Double], spreads: [Double])? = nil) -> [CodedEvent] {
         var events = events
         let troughs = SpikeDetection.peaks(dictionary).troughs
         let trough = { @Sendable (event: CodedEvent) in event.position + troughs[event.filter] }
         let margin = reach(length: dictionary.length, shiftRange: D)
         for _ in 0..<rounds {
-            let (centres, spreads) = amplitudeDistributions(events, units: dictionary.filters)
+            let (centres, spreads) = priors ?? amplitudeDistributions(events, units: dictionary.filters)
             events.sort { (trough($0), $0.filter) < (trough($1), $1.filter) }
             // Spikes more than two reaches apart never see each other's changes, so runs of events separated by
             // such gaps are refined concurrently, each on its own copy of its stretch of the residual: the result

@@ -9,67 +9,150 @@ public enum SpikeSorter {
     /// wanted). Every channel is divided by its noise σ first: `noiseLevels` when the caller has measured them
     /// (`Preprocessing` does), else `NoiseLevel.perChannel`. With `dictionary` (filters × channels × length, in
     /// those noise units, as `cdl-train` on the same preprocessed data learns it) its filters are the units;
-    /// otherwise the units are learned on the first `options.trainingSamples` samples — `options.units` of them,
+    /// otherwise the units are found on the first `options.trainingSamples` samples — `options.units` of them,
     /// or as many as `UnitDiscovery` finds.
     public static func sort(_ recording: [Double], channels K: Int, samples N: Int,
                             dictionary given: ConvolutionalDictionary? = nil, noiseLevels: [Double]? = nil,
                             options: SpikeSortingOptions,
                             progress: ((String) -> Void)? = nil) throws(SpikeSortingError) -> SpikeSortingResult {
-        try options.validate()
         precondition(recording.count == K * N, "SpikeSorter: \(recording.count) values for \(K) × \(N)")
-        if let given {
-            guard given.channels == K else {
-                throw .invalidRecording("the dictionary has \(given.channels) channels but the recording \(K)")
+        let length = try validate(options, channels: K, samples: N, dictionary: given)
+        precondition(noiseLevels.map { $0.count == K } ?? true, "SpikeSorter: \(noiseLevels?.count ?? 0) noise levels for \(K) channels")
+        let noise = noiseLevels ?? NoiseLevel.perChannel(recording, channels: K, samples: N, threads: options.threads)
+        let y = try normalized(recording, channels: K, samples: N, noise: noise)
+        let training = min(N, max(options.trainingSamples ?? Int(60 * options.samplingRate), length))
+        let units = findUnits(y, channels: K, samples: N, trainingSamples: training, length: length, given: given,
+                              options: options, progress: progress)
+        return summary(units, noise: noise, channels: K, samples: N, length: length, options: options)
+    }
+
+    /// Sorts a recording too long to hold, read through `read` (samples range → channels × range.count raw
+    /// values): the first `options.trainingSamples` (with a margin) are read and preprocessed together, which
+    /// fits the whitening and measures the noise levels, and the units are found on them; then the recording is
+    /// read, preprocessed with those, coded and assigned in pieces of `chunkSamples` (each with a margin on
+    /// either side, where the filter settles and neighbouring spikes are seen, whose spikes go to the neighbour
+    /// piece). Memory is the training stretch plus one piece. A recording no longer than the training stretch
+    /// and its margin is processed whole, as `sort(_:...)` does after `Preprocessing.run`.
+    /// Returns the result and the preprocessing that was fitted.
+    public static func sort(channels K: Int, samples N: Int, samplingRate: Double, preprocessing: Preprocessing,
+                            read: (Range<Int>) throws -> [Double], dictionary given: ConvolutionalDictionary? = nil,
+                            options: SpikeSortingOptions, chunkSamples: Int,
+                            progress: ((String) -> Void)? = nil) throws -> (result: SpikeSortingResult,
+                                                                             preprocessed: PreprocessedRecording) {
+        let length = try validate(options, channels: K, samples: N, dictionary: given)
+        guard chunkSamples >= 1 else {
+            throw SpikeSortingError.invalidOption(flag: "--chunk", message: "--chunk must hold at least one sample")
+        }
+        let training = min(N, max(options.trainingSamples ?? Int(60 * options.samplingRate), length))
+        let margin = streamingMargin(length: length, samplingRate: samplingRate, bandPass: preprocessing.bandPass)
+        let first = 0..<min(N, training + margin)
+        progress?("preprocessing \(K) × \(first.count)")
+        var prepared = try preprocessing.run(try read(first), channels: K, samples: first.count, samplingRate: samplingRate)
+        let noise = prepared.noiseLevels
+        let y = try normalized(prepared.recording, channels: K, samples: first.count, noise: noise)
+        prepared.recording = []
+        var units = findUnits(y, channels: K, samples: first.count, trainingSamples: training, length: length,
+                              given: given, options: options, progress: progress)
+        guard first.count < N, let dictionary = units.dictionary else {
+            prepared.samples = N
+            return (summary(units, noise: noise, channels: K, samples: N, length: length, options: options), prepared)
+        }
+        let troughs = SpikeDetection.peaks(dictionary).troughs
+        // Every piece is assigned with the amplitude distributions of the training stretch's spikes, so the
+        // pieces' spikes do not depend on where the pieces end.
+        let priors = SpikeAssignment.amplitudeDistributions(units.events, units: dictionary.filters)
+        units.events = []
+        let cores = stride(from: 0, to: N, by: chunkSamples).map { $0..<min(N, $0 + chunkSamples) }
+        for (index, core) in cores.enumerated() {
+            let piece = max(0, core.lowerBound - margin)..<min(N, core.upperBound + margin)
+            progress?("piece \(index + 1) of \(cores.count): samples \(core.lowerBound)..<\(core.upperBound)")
+            var raw = try read(piece)
+            try preprocessing.transform(&raw, channels: K, samples: piece.count, samplingRate: samplingRate,
+                                        whitening: prepared.whitening)
+            let pieceY = try normalized(raw, channels: K, samples: piece.count, noise: noise)
+            let coded = codeAndAssign(pieceY, channels: K, samples: piece.count, dictionary: dictionary,
+                                      options: options, priors: priors, progress: nil).events
+            for event in coded where core.contains(piece.lowerBound + event.position + troughs[event.filter]) {
+                units.events.append(CodedEvent(position: piece.lowerBound + event.position, filter: event.filter,
+                                               amplitude: event.amplitude))
             }
+        }
+        prepared.samples = N
+        return (summary(units, noise: noise, channels: K, samples: N, length: length, options: options), prepared)
+    }
+
+    /// Samples of margin around a streamed piece: 50 ms for the band-pass to settle (a 300 Hz Butterworth's
+    /// response has decayed by more than 10⁶ by then), and four waveforms for the coding and the re-assignment
+    /// of the spikes nearest the core's edge to see their neighbours.
+    static func streamingMargin(length L: Int, samplingRate: Double, bandPass: Bool) -> Int {
+        (bandPass ? Int((0.05 * samplingRate).rounded(.up)) : 0) + 4 * L
+            + 2 * mergeDistance(samplingRate: samplingRate)
+    }
+
+    /// The waveform length, after checking the options, the dictionary and the recording's length.
+    private static func validate(_ options: SpikeSortingOptions, channels K: Int, samples N: Int,
+                                 dictionary given: ConvolutionalDictionary?) throws(SpikeSortingError) -> Int {
+        try options.validate()
+        if let given, given.channels != K {
+            throw .invalidRecording("the dictionary has \(given.channels) channels but the recording \(K)")
         }
         let length = given?.length ?? options.filterLength
         guard N >= length else {
             throw .invalidRecording("the recording has \(N) samples, fewer than one waveform (\(length))")
         }
-        precondition(noiseLevels.map { $0.count == K } ?? true, "SpikeSorter: \(noiseLevels?.count ?? 0) noise levels for \(K) channels")
-        let noise = noiseLevels ?? NoiseLevel.perChannel(recording, channels: K, samples: N, threads: options.threads)
+        return length
+    }
+
+    /// `recording` with every channel divided by its noise σ.
+    private static func normalized(_ recording: [Double], channels K: Int, samples N: Int,
+                                   noise: [Double]) throws(SpikeSortingError) -> [Double] {
         guard noise.allSatisfy({ $0 > 0 && $0.isFinite }) else {
             throw .invalidRecording("channel \(noise.firstIndex { !($0 > 0 && $0.isFinite) }!) has no noise (constant or empty): nothing to sort on it")
         }
         var y = recording
         for k in 0..<K { for t in 0..<N { y[k * N + t] /= noise[k] } }
+        return y
+    }
 
-        var discovery: [String] = []
-        var clusteredEvents: [[Int]] = []
-        var dictionary: ConvolutionalDictionary
+    /// The units of a recording and its coded spikes.
+    struct Units {
+        var dictionary: ConvolutionalDictionary?
+        var events: [CodedEvent]
+        var discovery: [String]
+    }
+
+    /// The given dictionary, or units found on the first `trainingSamples` of `y` (noise units) and confirmed by
+    /// coding all of `y`; and the coded, re-assigned spikes of `y`.
+    static func findUnits(_ y: [Double], channels K: Int, samples N: Int, trainingSamples: Int, length: Int,
+                          given: ConvolutionalDictionary?, options: SpikeSortingOptions,
+                          progress: ((String) -> Void)?) -> Units {
         if let given {
-            dictionary = given
-        } else {
-            let training = options.trainingSamples ?? Int(60 * options.samplingRate)
-            let trainingSamples = min(N, max(training, length))
-            let stretch = trainingSamples == N ? y : (0..<K).flatMap { k in y[(k * N)..<(k * N + trainingSamples)] }
-            var settings = options
-            settings.filterLength = length
-            let clustered = UnitDiscovery.learn(stretch, channels: K, samples: trainingSamples, target: options.units,
-                                                options: settings, progress: progress)
-            discovery = clustered.trace
-            clusteredEvents = clustered.unitEvents
-            guard let learned = clustered.dictionary else {
-                return SpikeSortingResult(spikes: SortedSpikes(), dictionary: ConvolutionalDictionary(
-                    filters: 1, channels: K, length: length, weights: [Double](repeating: 0, count: K * length)),
-                    templates: [], troughs: [], noiseLevels: noise, quality: [], discovery: discovery)
-            }
-            dictionary = learned
-            // Mean snippets carry a little of the neighbours of overlapping spikes; dictionary learning (codes,
-            // then the least-squares waveforms) on part of the stretch removes that bias when asked.
-            let refining = min(trainingSamples, options.refiningSamples)
-            if refining >= length {
-                let refineStretch = refining == trainingSamples ? stretch
-                    : (0..<K).flatMap { k in stretch[(k * trainingSamples)..<(k * trainingSamples + refining)] }
-                progress?("refining \(learned.filters) waveforms on \(refining) samples")
-                dictionary = UnitDiscovery.learnFilters(refineStretch, channels: K, samples: refining,
-                                                        filters: learned.filters, start: .given(learned), options: settings)
-            }
+            return Units(dictionary: given, events: codeAndAssign(y, channels: K, samples: N, dictionary: given,
+                                                                  options: options, progress: progress).events,
+                         discovery: [])
         }
-
+        let stretch = trainingSamples == N ? y : (0..<K).flatMap { k in y[(k * N)..<(k * N + trainingSamples)] }
+        var settings = options
+        settings.filterLength = length
+        let clustered = UnitDiscovery.learn(stretch, channels: K, samples: trainingSamples, target: options.units,
+                                            options: settings, progress: progress)
+        var discovery = clustered.trace
+        let clusteredEvents = clustered.unitEvents
+        guard var dictionary = clustered.dictionary else { return Units(dictionary: nil, events: [], discovery: discovery) }
+        // Mean snippets carry a little of the neighbours of overlapping spikes; dictionary learning (codes, then
+        // the least-squares waveforms) on part of the stretch removes that bias when asked.
+        let refining = min(trainingSamples, options.refiningSamples)
+        if refining >= length {
+            let refineStretch = refining == trainingSamples ? stretch
+                : (0..<K).flatMap { k in stretch[(k * trainingSamples)..<(k * trainingSamples + refining)] }
+            progress?("refining \(dictionary.filters) waveforms on \(refining) samples")
+            dictionary = UnitDiscovery.learnFilters(refineStretch, channels: K, samples: refining,
+                                                    filters: dictionary.filters, start: .given(dictionary),
+                                                    options: settings)
+        }
         var (events, residual) = codeAndAssign(y, channels: K, samples: N, dictionary: dictionary, options: options,
                                                progress: progress)
-        if options.units == nil && !clusteredEvents.isEmpty {
+        if options.units == nil {
             // A cluster is a unit only if, once the recording is coded with every unit, it claims at least half
             // of its own events (the rest is explained by the others), and two spikes of other units do not fit
             // a third or more of its spikes better (a cluster of two units' coincidences).
@@ -94,6 +177,19 @@ public enum SpikeSorter {
                                                    progress: progress)
             }
         }
+        return Units(dictionary: dictionary, events: events, discovery: discovery)
+    }
+
+    /// The result from the units and their spikes: templates in the input's units, quality per unit.
+    static func summary(_ units: Units, noise: [Double], channels K: Int, samples N: Int, length: Int,
+                        options: SpikeSortingOptions) -> SpikeSortingResult {
+        guard let dictionary = units.dictionary else {
+            return SpikeSortingResult(spikes: SortedSpikes(), dictionary: ConvolutionalDictionary(
+                filters: 1, channels: K, length: length, weights: [Double](repeating: 0, count: K * length)),
+                templates: [], troughs: [], noiseLevels: noise, quality: [], discovery: units.discovery)
+        }
+        let events = units.events
+        let discovery = units.discovery
         let spikes = SpikeDetection.spikes(events, dictionary: dictionary)
         let (peaks, troughs) = SpikeDetection.peaks(dictionary)
         let medians = medianAmplitudes(spikes, units: dictionary.filters)
@@ -122,7 +218,7 @@ public enum SpikeSorter {
 
     /// Codes `y` with `dictionary` (L0, windows) and re-assigns the coded spikes (`SpikeAssignment`).
     static func codeAndAssign(_ y: [Double], channels K: Int, samples N: Int, dictionary: ConvolutionalDictionary,
-                              options: SpikeSortingOptions,
+                              options: SpikeSortingOptions, priors: (centres: [Double], spreads: [Double])? = nil,
                               progress: ((String) -> Void)?) -> (events: [CodedEvent], residual: [Double]) {
         progress?("coding \(N) samples with \(dictionary.filters) units")
         let mergeDistance = mergeDistance(samplingRate: options.samplingRate)
@@ -134,7 +230,7 @@ public enum SpikeSorter {
         progress?("assigning \(coded.events.count) spikes")
         let events = SpikeAssignment.refine(coded.events, residual: &residual, channels: K, samples: N,
                                             dictionary: dictionary, shiftRange: mergeDistance,
-                                            threshold: options.threshold, threads: options.threads)
+                                            threshold: options.threshold, threads: options.threads, priors: priors)
         return (events, residual)
     }
 

@@ -31,13 +31,25 @@ import SpikeSorting
 enum PhyExport {
     /// The recording phy shows traces from and cuts waveforms out of.
     struct Recording {
-        /// channels × samples, row-major: the sorter's input (band-passed, referenced, whitened if `whitening`).
-        var values: [Double]
+        /// Samples `range` of every channel, channels × range.count row-major: the sorter's input (band-passed,
+        /// referenced, whitened if `whitening`), read a block at a time so a long recording is never held whole.
+        var read: (Range<Int>) throws -> [Double]
         var channels: Int
         var samples: Int
-        /// The whitening `values` went through, if any. The data file gets the recording un-whitened (W⁻¹ applied),
-        /// in the input's units like the templates phy displays.
+        /// The whitening the values went through, if any. The data file gets the recording un-whitened (W⁻¹
+        /// applied), in the input's units like the templates phy displays.
         var whitening: SpatialWhitening?
+
+        init(channels: Int, samples: Int, whitening: SpatialWhitening?, read: @escaping (Range<Int>) throws -> [Double]) {
+            (self.channels, self.samples, self.whitening, self.read) = (channels, samples, whitening, read)
+        }
+
+        /// A recording held in memory (channels × samples).
+        init(values: [Double], channels: Int, samples: Int, whitening: SpatialWhitening?) {
+            self.init(channels: channels, samples: samples, whitening: whitening) { range in
+                (0..<channels).flatMap { k in values[(k * samples + range.lowerBound)..<(k * samples + range.upperBound)] }
+            }
+        }
     }
 
     static let defaultDataFileName = "recording.dat"
@@ -129,31 +141,31 @@ enum PhyExport {
         let blockLength = max(1, min(samples, (1 << 20) / channels))
         var block = [Double](repeating: 0, count: blockLength * channels)
         var converted = [Float](repeating: 0, count: blockLength * channels)
-        try recording.values.withUnsafeBufferPointer { values in
-            var start = 0
-            while start < samples {
-                let length = min(blockLength, samples - start)
-                if let whitening = recording.whitening {
-                    // block (length × channels) = valuesᵀ · (W⁻¹)ᵀ, i.e. W⁻¹ applied to each sample.
-                    try whitening.inverse.elements.withUnsafeBufferPointer { inverse in
+        var start = 0
+        while start < samples {
+            let length = min(blockLength, samples - start)
+            let values = try recording.read(start..<(start + length))
+            if let whitening = recording.whitening {
+                // block (length × channels) = valuesᵀ · (W⁻¹)ᵀ, i.e. W⁻¹ applied to each sample.
+                try whitening.inverse.elements.withUnsafeBufferPointer { inverse in
+                    try values.withUnsafeBufferPointer { values in
                         try block.withUnsafeMutableBufferPointer { out in
                             try gemm(transposeA: true, transposeB: true, rows: length, columns: channels,
-                                     inner: channels, alpha: 1, values.baseAddress! + start, leadingDimensionA: samples,
+                                     inner: channels, alpha: 1, values.baseAddress!, leadingDimensionA: length,
                                      inverse.baseAddress!, leadingDimensionB: channels, beta: 0, out.baseAddress!,
                                      leadingDimensionC: channels)
                         }
                     }
-                } else {
-                    for channel in 0..<channels {
-                        let row = channel * samples + start
-                        for t in 0..<length { block[t * channels + channel] = values[row + t] }
-                    }
                 }
-                for i in 0..<(length * channels) { converted[i] = Float(block[i]) }
-                let byteCount = length * channels * MemoryLayout<Float>.size
-                try converted.withUnsafeBytes { bytes in try file.write(UnsafeRawBufferPointer(rebasing: bytes[..<byteCount])) }
-                start += length
+            } else {
+                for channel in 0..<channels {
+                    for t in 0..<length { block[t * channels + channel] = values[channel * length + t] }
+                }
             }
+            for i in 0..<(length * channels) { converted[i] = Float(block[i]) }
+            let byteCount = length * channels * MemoryLayout<Float>.size
+            try converted.withUnsafeBytes { bytes in try file.write(UnsafeRawBufferPointer(rebasing: bytes[..<byteCount])) }
+            start += length
         }
     }
 }
@@ -273,11 +285,8 @@ private struct PhyFiles {
               zip(spikes.times, spikes.times.dropFirst()).allSatisfy({ $0 <= $1 })
         else { throw bug("spike times are negative or not in order") }
         if let recording {
-            guard recording.channels == channels, recording.samples > 0,
-                  recording.values.count == recording.channels * recording.samples
-            else {
-                throw bug("a recording of \(recording.values.count) values as \(recording.channels) × "
-                          + "\(recording.samples) for a sorting of \(channels) channels")
+            guard recording.channels == channels, recording.samples > 0 else {
+                throw bug("a recording of \(recording.channels) × \(recording.samples) for a sorting of \(channels) channels")
             }
             guard (spikes.times.last ?? 0) < Int64(recording.samples) else {
                 throw bug("a spike after the recording's end")

@@ -30,6 +30,9 @@ struct SpikesortCommand: ParsableCommand {
         """
     )
 
+    /// The most values (channels × samples) of one streamed piece: 2²⁵ doubles, 256 MiB per copy.
+    static let pieceValues = 1 << 25
+
     @OptionGroup var input: InputArguments
 
     @Option(help: "Sampling rate in Hz (default: the file's sampling_rate attribute).")
@@ -66,6 +69,9 @@ struct SpikesortCommand: ParsableCommand {
     @Option(help: "Dictionary-learning iterations of --refine.")
     var maxIter: Int = 30
 
+    @Option(help: "Seconds per piece when the recording is longer than --training: it is read, filtered, coded and assigned piece by piece, so memory stays bounded.")
+    var chunk: Double = 60
+
     @Option(help: ArgumentHelp("Band-pass edges in Hz.", valueName: "low-high"))
     var band: String = "300-6000"
 
@@ -100,6 +106,7 @@ struct SpikesortCommand: ParsableCommand {
         guard maxUnits >= 1 else { throw ValidationError("--max-units must be at least 1, got \(maxUnits)") }
         guard minRate >= 0 && minRate.isFinite else { throw ValidationError("--min-rate must be ≥ 0, got \(minRate)") }
         guard training > 0 else { throw ValidationError("--training must be positive, got \(training)") }
+        guard chunk > 0 && chunk.isFinite else { throw ValidationError("--chunk must be positive, got \(chunk)") }
         guard refine >= 0 && refine.isFinite else { throw ValidationError("--refine must be ≥ 0 seconds, got \(refine)") }
         guard maxIter >= 1 else { throw ValidationError("--max-iter must be at least 1, got \(maxIter)") }
         guard filterOrder >= 1 else { throw ValidationError("--filter-order must be at least 1, got \(filterOrder)") }
@@ -124,9 +131,9 @@ struct SpikesortCommand: ParsableCommand {
         let output = try AtomicOutput(path: options.outputPath(for: spec, command: "spikesort"), force: options.force,
                                       inputs: [spec.path])
         if let phy { try PhyExport.checkDestination(URL(fileURLWithPath: phy), force: options.force, inputs: [spec.path]) }
-        let loaded = try InputLoader.load(spec, requirements: InputRequirements(
+        let loaded = try RecordingReader(spec, requirements: InputRequirements(
             rank: 2, axesDescription: "channels × samples", allowsNaN: false, timeAxis: input.timeAxis))
-        let (channels, samples) = (loaded.array.shape[0], loaded.array.shape[1])
+        let (channels, samples) = (loaded.channels, loaded.samples)
         guard let rate = samplingRate ?? loaded.fileAttributes["sampling_rate"]?.doubleValue else {
             throw NFXError.usage("\(loaded.name): no sampling_rate attribute in the file; give --sampling-rate HZ")
         }
@@ -138,24 +145,22 @@ struct SpikesortCommand: ParsableCommand {
         let preprocessing = Preprocessing(low: low, high: high, filterOrder: filterOrder, bandPass: !noFilter,
                                           commonMedianReference: commonReference,
                                           whitening: !noWhitening && channels > 1, threads: options.threadCount)
-        reporter.progress("spikesort: preprocessing \(channels) × \(samples)")
-        let prepared: PreprocessedRecording
-        do {
-            prepared = try preprocessing.run(loaded.array.elements, channels: channels, samples: samples,
-                                             samplingRate: rate)
-        } catch let error as SpikeSortingError {
-            throw sortingError(error, input: loaded.name)
-        }
-        let (recording, whitening) = (prepared.recording, prepared.whitening)
-
         let settings = SpikeSortingOptions(
             samplingRate: rate, filterLength: length, threshold: threshold, lambda: lambda, units: filters,
             maximumUnits: maxUnits, minimumRate: minRate, trainingSamples: Int((training * rate).rounded()),
-            refiningSamples: Int((refine * rate).rounded()), learningIterations: maxIter, windowLength: window ?? max(1 << 15, 8 * length), seed: options.seed, threads: options.threadCount)
+            refiningSamples: Int((refine * rate).rounded()), learningIterations: maxIter,
+            windowLength: window ?? max(1 << 15, 8 * length), seed: options.seed, threads: options.threadCount)
+        // Pieces of at most --chunk seconds and at most `Self.pieceValues` values, so memory stays bounded
+        // whatever the number of channels.
+        let chunkSamples = max(1, min(Int((chunk * rate).rounded()), Self.pieceValues / channels))
         var result: SpikeSortingResult
+        let whitening: SpatialWhitening?
         do {
-            result = try SpikeSorter.sort(recording, channels: channels, samples: samples, dictionary: given,
-                                          noiseLevels: prepared.noiseLevels, options: settings, progress: { reporter.progress("spikesort: \($0)") })
+            let sorted = try SpikeSorter.sort(channels: channels, samples: samples, samplingRate: rate,
+                                              preprocessing: preprocessing, read: { try loaded.read($0) },
+                                              dictionary: given, options: settings, chunkSamples: chunkSamples,
+                                              progress: { reporter.progress("spikesort: \($0)") })
+            (result, whitening) = (sorted.result, sorted.preprocessed.whitening)
         } catch {
             throw sortingError(error, input: loaded.name)
         }
@@ -179,6 +184,7 @@ struct SpikesortCommand: ParsableCommand {
         provenance.record("min_rate", minRate)
         provenance.record("training", training)
         provenance.record("refine", refine)
+        provenance.record("chunk", chunk)
         provenance.record("max_iter", maxIter)
         provenance.record("band", noFilter ? "none" : band)
         provenance.record("filter_order", filterOrder)
@@ -201,8 +207,19 @@ struct SpikesortCommand: ParsableCommand {
                                 shape: [units, 4], to: "/unit_quality")
         }
         if let phy {
-            try PhyExport.write(result, recording: .init(values: recording, channels: channels, samples: samples,
-                                                         whitening: whitening),
+            // The traces as the sorter saw them, preprocessed again piece by piece (with a margin for the filter).
+            let margin = Int((0.05 * rate).rounded(.up))
+            let traces = PhyExport.Recording(channels: channels, samples: samples, whitening: whitening) { range in
+                let piece = max(0, range.lowerBound - margin)..<min(samples, range.upperBound + margin)
+                var values = try loaded.read(piece)
+                try preprocessing.transform(&values, channels: channels, samples: piece.count, samplingRate: rate,
+                                            whitening: whitening)
+                let offset = range.lowerBound - piece.lowerBound
+                return (0..<channels).flatMap { k in
+                    values[(k * piece.count + offset)..<(k * piece.count + offset + range.count)]
+                }
+            }
+            try PhyExport.write(result, recording: traces,
                                 to: URL(fileURLWithPath: phy), samplingRate: rate,
                                 channelPositions: channelPositions(loaded, channels: channels),
                                 highPassFiltered: !noFilter, force: options.force, inputs: [spec.path])
@@ -227,7 +244,7 @@ struct SpikesortCommand: ParsableCommand {
     }
 
     /// Channel positions (µm) from the input file's /channel_locations (channels × 2), when it has one.
-    private func channelPositions(_ loaded: LoadedInput, channels: Int) -> [[Double]]? {
+    private func channelPositions(_ loaded: RecordingReader, channels: Int) -> [[Double]]? {
         guard loaded.format == .hdf5,
               let locations = try? HDF5File.open(loaded.file).dataset("/channel_locations").read(as: Double.self),
               locations.shape.count == 2, locations.shape[0] == channels, locations.shape[1] >= 2 else { return nil }

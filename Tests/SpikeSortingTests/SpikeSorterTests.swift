@@ -233,3 +233,46 @@ final class EventClusteringTests: XCTestCase {
         XCTAssertGreaterThan(runs.count, 1)
     }
 }
+
+final class StreamedSortingTests: XCTestCase {
+    /// Reads of a simulated recording, remembering the longest stretch asked for.
+    final class Reads: @unchecked Sendable {
+        let data: [Double], channels: Int, samples: Int
+        var longest = 0
+        init(_ truth: SimulatedEphys) { (data, channels, samples) = (truth.data.elements, truth.data.rows, truth.data.columns) }
+        func read(_ range: Range<Int>) -> [Double] {
+            longest = max(longest, range.count)
+            return (0..<channels).flatMap { k in data[(k * samples + range.lowerBound)..<(k * samples + range.upperBound)] }
+        }
+    }
+
+    func testPiecesGiveTheUnitsAndSpikesOfOneReadAndNeverReadMoreThanAPiece() throws {
+        let truth = try simulatedRecording(channels: 4, units: 3, duration: 30, seed: 6)
+        let rate = truth.samplingRate
+        var options = SpikeSortingOptions(samplingRate: rate, filterLength: 60, trainingSamples: Int(8 * rate))
+        options.threads = 2
+        let preprocessing = Preprocessing(threads: 2)
+        let (N, K) = (truth.data.columns, truth.data.rows)
+        let chunk = Int(3 * rate)
+        let margin = SpikeSorter.streamingMargin(length: 60, samplingRate: rate, bandPass: true)
+        let pieces = Reads(truth)
+        let streamed = try SpikeSorter.sort(channels: K, samples: N, samplingRate: rate, preprocessing: preprocessing,
+                                            read: pieces.read, options: options, chunkSamples: chunk).result
+        let whole = try SpikeSorter.sort(channels: K, samples: N, samplingRate: rate, preprocessing: preprocessing,
+                                         read: Reads(truth).read, options: options, chunkSamples: N).result
+        XCTAssertLessThanOrEqual(pieces.longest, max(Int(8 * rate) + margin, chunk + 2 * margin))
+        XCTAssertEqual(streamed.dictionary, whole.dictionary, "the units come from the training stretch either way")
+        for result in [streamed, whole] {
+            let comparison = try scores(result.spikes, truth)
+            for unit in comparison.unitScores { XCTAssertGreaterThanOrEqual(unit.accuracy, 0.95) }
+        }
+        // Pieces change where the coding windows fall, which moves some spikes by a few samples (a broad trough
+        // fits almost as well a little earlier or later); within 0.2 ms (6 samples), half the match window of
+        // SpikeInterface's scoring, the spikes are the same.
+        let matched = zip(streamed.spikes.times, streamed.spikes.labels).filter { time, label in
+            zip(whole.spikes.times, whole.spikes.labels).contains { abs($0.0 - time) <= 6 && $0.1 == label }
+        }.count
+        XCTAssertGreaterThanOrEqual(Double(matched) / Double(max(whole.spikes.count, 1)), 0.99)
+        XCTAssertEqual(Double(streamed.spikes.count), Double(whole.spikes.count), accuracy: 0.01 * Double(whole.spikes.count))
+    }
+}

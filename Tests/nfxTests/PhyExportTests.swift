@@ -35,9 +35,10 @@ final class PhyExportTests: CommandTestCase {
                                   discovery: [])
     }
 
+    private var values: [Double] { (0..<(channels * samples)).map { Double($0 % 17) - 8.5 + Double($0 / samples) * 0.25 } }
+
     private func recording(whitening: SpatialWhitening? = nil) -> PhyExport.Recording {
-        let values = (0..<(channels * samples)).map { Double($0 % 17) - 8.5 + Double($0 / samples) * 0.25 }
-        return PhyExport.Recording(values: values, channels: channels, samples: samples, whitening: whitening)
+        PhyExport.Recording(values: values, channels: channels, samples: samples, whitening: whitening)
     }
 
     private func read(_ name: String, in folder: URL) throws -> (array: NDArray<Double>, header: NPY.Header) {
@@ -132,18 +133,16 @@ final class PhyExportTests: CommandTestCase {
         let data = try Data(contentsOf: out.appendingPathComponent("recording.dat"))
         XCTAssertEqual(data.count, channels * samples * 4)
         let traces = data.withUnsafeBytes { raw in (0..<(channels * samples)).map { raw.load(fromByteOffset: $0 * 4, as: Float.self) } }
-        let values = recording().values
         for t in 0..<samples {
             for channel in 0..<channels { XCTAssertEqual(traces[t * channels + channel], Float(values[channel * samples + t])) }
         }
     }
 
     func testWhitenedRecordingIsWrittenUnwhitenedAndTemplatesWhitened() throws {
-        let raw = recording()
-        let whitening = try SpatialWhitening(fitting: raw.values, channels: channels, samples: samples)
-        var whitened = raw
-        whitened.values = try whitening.applied(to: raw.values, channels: channels, samples: samples)
-        whitened.whitening = whitening
+        let raw = values
+        let whitening = try SpatialWhitening(fitting: raw, channels: channels, samples: samples)
+        let whitened = PhyExport.Recording(values: try whitening.applied(to: raw, channels: channels, samples: samples),
+                                           channels: channels, samples: samples, whitening: whitening)
         let result = sorting()
         let out = folder.appendingPathComponent("phy")
         try PhyExport.write(result, recording: whitened, to: out, samplingRate: 30_000)
@@ -152,7 +151,7 @@ final class PhyExportTests: CommandTestCase {
         let traces = data.withUnsafeBytes { bytes in (0..<(channels * samples)).map { bytes.load(fromByteOffset: $0 * 4, as: Float.self) } }
         for t in 0..<samples {
             for channel in 0..<channels {
-                XCTAssertEqual(Double(traces[t * channels + channel]), raw.values[channel * samples + t], accuracy: 1e-4)
+                XCTAssertEqual(Double(traces[t * channels + channel]), raw[channel * samples + t], accuracy: 1e-4)
             }
         }
         // phy shows templates[i] @ whitening_mat_inv: that must give back the un-whitened templates.

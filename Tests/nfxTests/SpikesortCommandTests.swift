@@ -30,12 +30,13 @@ final class SpikesortCommandTests: CommandTestCase {
         XCTAssertEqual(sortedAgain, times)
     }
 
-    func testADatasetOfWaveformsIsADictionaryAndRefiningKeepsTheUnits() throws {
+    func testADatasetOfWaveformsIsADictionaryAndRefiningOrPiecesKeepTheUnits() throws {
         XCTAssertEqual(try NFXExecutable.run(["simulate", "ephys", "-o", path("e.h5"), "--channels", "1", "--units", "3",
                                               "--duration", "20", "--sampling-rate", "10000", "--firing-rate", "30",
                                               "--waveform-duration", "0.003", "--seed", "1", "--quiet"]).status, 0)
         for (name, extra) in [("truth.h5", ["--dictionary", path("e.h5") + ":/truth/waveforms"]),
-                              ("refined.h5", ["--refine", "5"])] {
+                              ("refined.h5", ["--refine", "5"]),
+                              ("pieces.h5", ["--training", "6", "--chunk", "4"])] {
             let result = try NFXExecutable.run(["spikesort", path("e.h5"), "--no-filter", "-o", path(name), "--quiet"] + extra)
             XCTAssertEqual(result.status, 0, result.stderr)
             let compare = try NFXExecutable.run(["compare", path(name), path("e.h5"), "--json"])
