@@ -5,6 +5,8 @@ Workload 1 (seed-like, the cdl.py recordings): `nfx simulate ephys`, 1 channel, 
 `--no-filter`, and with the true waveforms as its dictionary (`--dictionary`, `--no-filter`).
 Workload 2: SpikeInterface's 4-channel ground truth (`/work/shared/data/ephys-groundtruth/si_4ch_5units_30s.h5`, 30 s
 at 30 kHz, already filtered): nfx with `--no-filter` and with its default band-pass, and its peak memory.
+Workload 3 (nfx only): bounded memory. `nfx simulate ephys`, 4 channels, 5 units at 30 kHz, 2 and 20 minutes: peak
+memory, time and accuracy of `nfx spikesort` with its defaults, which streams recordings longer than --training.
 Peers, on the same files in the same run: SpyKING CIRCUS 2, Tridesclous 2 (SpikeInterface's own) and MountainSort 5,
 each through `spikeinterface.sorters.run_sorter` in a child process with a timeout, on 2 threads. Every sorter is
 scored by SpikeInterface's `compare_sorter_to_ground_truth`; nfx's own `nfx compare` is checked against it.
@@ -49,6 +51,10 @@ GROUND_TRUTH = "../shared/data/ephys-groundtruth/si_4ch_5units_30s.h5"
 FINDABLE_UNITS = (0, 1, 2, 3)   # unit 4's peak SNR is ≈ 1.8: below the noise, no sorter finds it
 
 RUNS = 3   # nfx processes per configuration (median wall_seconds)
+# Workload 3: long simulated recordings (minutes), 4 channels at 30 kHz.
+LONG_MINUTES = (2, 20)
+QUICK_LONG_MINUTES = (2, 5)
+LONG_CHANNELS, LONG_UNITS, LONG_RATE = 4, 5, 30_000
 PEERS = ("spykingcircus2", "tridesclous2", "mountainsort5")
 PEER_NAMES = {"spykingcircus2": "SpyKING CIRCUS 2", "tridesclous2": "Tridesclous 2", "mountainsort5": "MountainSort 5"}
 # What each peer needs beyond spikeinterface (SpikeInterface's own `is_installed` checks; torch is optional for both
@@ -387,6 +393,35 @@ def ground_truth_workload(args):
     return {"path": path, "duration": duration, "rate": rate, "rows": rows, "truth_units": len(np.unique(labels))}
 
 
+def long_workload(args):
+    rows = []
+    for minutes in (QUICK_LONG_MINUTES if args.quick else LONG_MINUTES):
+        data = os.path.join(args.data, f"spikesort-long-{minutes}min.h5")
+        print(f"  long recording: simulating {minutes} min", flush=True)
+        command = [args.nfx, "simulate", "ephys", "-o", data, "--channels", str(LONG_CHANNELS), "--units",
+                   str(LONG_UNITS), "--duration", str(60 * minutes), "--sampling-rate", str(LONG_RATE),
+                   "--firing-rate", "10", "--seed", "7", "--force", "--quiet"]
+        subprocess.run(command, check=True)
+        times, labels, rate, duration = read_truth(data)
+        out = os.path.join(args.data, f"spikesort-long-{minutes}min.spikesort.h5")
+        run = nfx_sort(args.nfx, data, out, [], (times, labels), data, rate, runs=1)
+        stored = LONG_CHANNELS * LONG_RATE * 60 * minutes * 8
+        print(f"    {fs(run['seconds'])}, {run['units']} units, accuracy {fmt_units(run['accuracy'])}, peak "
+              f"{run['peak_kib'] / 1024:.0f} MiB for {stored / 2**20:.0f} MiB of float64 samples", flush=True)
+        rows.append(dict(run, minutes=minutes, samples_bytes=stored))
+        os.remove(data)
+    return rows
+
+
+def long_table(rows):
+    cells = [[f"{row['minutes']} min", f"{row['samples_bytes'] / 2**20:.0f} MiB", memory_text(row["peak_kib"]),
+              fs(row["seconds"]), fs(per_minute(row["seconds"], 60 * row["minutes"])), row["units"],
+              fmt_units(row["accuracy"]), len(row["unmatched"])] for row in rows]
+    return benchlib.markdown_table(["recording", "its samples as float64", "nfx peak memory", "wall",
+                                    "per minute of recording", "units found", "accuracy per true unit",
+                                    "unmatched sorted units"], cells)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The section
 
@@ -469,6 +504,16 @@ def gt_targets(g):
     return rows
 
 
+def long_targets(rows):
+    shortest, longest = rows[0], rows[-1]
+    growth = longest["peak_kib"] / shortest["peak_kib"]
+    return [[f"bounded memory: peak for {longest['minutes']} min within 1.25× the peak for {shortest['minutes']} min, "
+             "and below the recording's own size", f"{memory_text(longest['peak_kib'])} vs "
+             f"{memory_text(shortest['peak_kib'])} ({growth:.2f}×); the {longest['minutes']}-min recording holds "
+             f"{longest['samples_bytes'] / 2**20:.0f} MiB of samples",
+             tick(growth <= 1.25 and longest["peak_kib"] * 1024 < longest["samples_bytes"])]]
+
+
 def all_runs_table(r):
     rows = []
     for s in r["seeds"]:
@@ -517,8 +562,16 @@ def render(r, notes, quick):
         f"`{GROUND_TRUTH}` (made by `generate_ground_truth_recording`, already filtered). Unit 4 (peak SNR ≈ 1.8) "
         "is below the noise; the mean is over units 0–3.\n",
         benchlib.markdown_table(gt_headers, gt_rows),
+        f"\n### Workload 3: long recordings, nfx only ({LONG_CHANNELS} channels, {LONG_UNITS} units, "
+        f"{LONG_RATE // 1000} kHz)\n",
+        f"`nfx simulate ephys --channels {LONG_CHANNELS} --units {LONG_UNITS} --duration SECONDS --sampling-rate "
+        f"{LONG_RATE} --firing-rate 10 --seed 7`, sorted with nfx's defaults: the units are found on the first 60 s "
+        "(`--training`), then the recording is read, filtered, coded and assigned in pieces of 60 s (`--chunk`). "
+        "Memory should not grow with the recording's length.\n",
+        long_table(r["long"]),
         "\n### Targets\n",
-        benchlib.markdown_table(["target", "measured", "met"], seed_targets(seeds) + gt_targets(g)),
+        benchlib.markdown_table(["target", "measured", "met"], seed_targets(seeds) + gt_targets(g)
+                                + long_targets(r["long"])),
         "\n### All nfx runs\n", all_runs_table(r),
         "\n### Notes\n", "\n".join(f"- {note}" for note in notes), ""])
 
@@ -553,8 +606,9 @@ def notes_for(r, busy_start, busy_end, cores):
         "sort the data as simulated. The true-waveform rows give nfx the truth's `/truth/waveforms` (3 × 1 × 30, "
         "each scaled to unit norm) as `/filters` of a small HDF5 file with `--dictionary` and `--no-filter`, since "
         "the waveforms describe the unfiltered data: what nfx's coding reaches when the waveforms are exact.",
-        "The simulated units differ mostly in amplitude, not shape: the true waveforms' pairwise similarity (max "
-        "normalised cross-correlation over shifts) is " + "; ".join(
+        "How hard the simulations are: the true waveforms' pairwise similarity (max normalised cross-correlation "
+        "over shifts; `nfx simulate ephys` draws each unit's shape again while it exceeds 0.9 at an alignment "
+        "within ±0.3 ms) is " + "; ".join(
             f"seed {s['seed']}: " + ", ".join(f"{x:.3f}" for x in s["similarity"]) for s in seeds)
         + ", their peak amplitudes (noise σ = 1) " + "; ".join(
             f"seed {s['seed']}: " + ", ".join(f"{x:.1f}" for x in s["peaks"]) for s in seeds)
@@ -683,11 +737,12 @@ def main():
     sample_start = cpu_sample()
     seeds = [seed_workload(args, seed) for seed in (QUICK_SEEDS if args.quick else SEEDS)]
     gt = ground_truth_workload(args)
+    long = long_workload(args)
     sample_end = cpu_sample()
     busy_end = benchlib.cpu_busy()
     binary_end = binary_fingerprint(args.nfx)
     during, elapsed = other_work(sample_start, sample_end)
-    r = {"seeds": seeds, "gt": gt, "versions": versions, "peers": args.peers, "binary": (binary_start, binary_end),
+    r = {"seeds": seeds, "gt": gt, "long": long, "versions": versions, "peers": args.peers, "binary": (binary_start, binary_end),
          "during": during, "elapsed": elapsed}
     notes = notes_for(r, busy_start, busy_end, cores)
     benchlib.replace_section(args.output, SECTION, render(r, notes, args.quick))

@@ -15,7 +15,7 @@ public struct Preprocessing: Sendable, Equatable {
     public var bandPass: Bool
     public var commonMedianReference: Bool
     public var whitening: Bool
-    /// Threads for the per-channel and per-block loops (the whitening GEMM uses OpenBLAS' own threads).
+    /// Threads for the per-channel and per-block loops (the whitening GEMM uses whatever threads OpenBLAS is set to).
     public var threads: Int
 
     public init(low: Double = ButterworthBandpass.defaultLow, high: Double = ButterworthBandpass.defaultHigh,

@@ -29,9 +29,9 @@ public enum SpikeSorter {
     /// Sorts a recording too long to hold, read through `read` (samples range → channels × range.count raw
     /// values): the first `options.trainingSamples` (with a margin) are read and preprocessed together, which
     /// fits the whitening and measures the noise levels, and the units are found on them; then the recording is
-    /// read, preprocessed with those, coded and assigned in pieces of `chunkSamples` (each with a margin on
-    /// either side, where the filter settles and neighbouring spikes are seen, whose spikes go to the neighbour
-    /// piece). Memory is the training stretch plus one piece. A recording no longer than the training stretch
+    /// read, preprocessed with those, coded and assigned in pieces of `chunkSamples` from the training stretch's
+    /// end (each with a margin on either side, where the filter settles and neighbouring spikes are seen, whose
+    /// spikes go to the neighbour piece). Memory is the training stretch plus one piece. A recording no longer than the training stretch
     /// and its margin is processed whole, as `sort(_:...)` does after `Preprocessing.run`.
     /// Returns the result and the preprocessing that was fitted.
     public static func sort(channels K: Int, samples N: Int, samplingRate: Double, preprocessing: Preprocessing,
@@ -59,10 +59,11 @@ public enum SpikeSorter {
         }
         let troughs = SpikeDetection.peaks(dictionary).troughs
         // Every piece is assigned with the amplitude distributions of the training stretch's spikes, so the
-        // pieces' spikes do not depend on where the pieces end.
+        // pieces' spikes do not depend on where the pieces end. The training stretch's own spikes are kept (its
+        // piece reaches a margin beyond it); the pieces cover the rest.
         let priors = SpikeAssignment.amplitudeDistributions(units.events, units: dictionary.filters)
-        units.events = []
-        let cores = stride(from: 0, to: N, by: chunkSamples).map { $0..<min(N, $0 + chunkSamples) }
+        units.events = units.events.filter { $0.position + troughs[$0.filter] < training }
+        let cores = stride(from: training, to: N, by: chunkSamples).map { $0..<min(N, $0 + chunkSamples) }
         for (index, core) in cores.enumerated() {
             let piece = max(0, core.lowerBound - margin)..<min(N, core.upperBound + margin)
             progress?("piece \(index + 1) of \(cores.count): samples \(core.lowerBound)..<\(core.upperBound)")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HDF5Kit
+import LinearAlgebra
 import NFXCore
 import NFXIO
 import SparseCoding
@@ -127,6 +128,9 @@ struct SpikesortCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
+        // The sorter runs its own threads (filter channels, coding windows, runs of spikes); OpenBLAS's would
+        // spin beside them between the few small products it computes.
+        BLASThreads.set(1)
         let spec = input.spec
         let output = try AtomicOutput(path: options.outputPath(for: spec, command: "spikesort"), force: options.force,
                                       inputs: [spec.path])
