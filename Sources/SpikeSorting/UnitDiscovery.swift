@@ -27,8 +27,8 @@ enum UnitDiscovery {
         var trace: [String]
     }
 
-    /// With `target` the clusters are merged, least separate first, until there are that many, whatever the test
-    /// says (the trace reports it).
+    /// With `target` the clusters that are units are then merged, least separate first, until there are that
+    /// many, whatever the test says (the trace reports it).
     static func learn(_ y: [Double], channels K: Int, samples N: Int, target: Int? = nil, options: SpikeSortingOptions,
                       progress: ((String) -> Void)?) -> Discovery {
         let L = options.filterLength
@@ -83,14 +83,23 @@ enum UnitDiscovery {
                 return true
             }
             clusters = try merge(clusters, events: &events, recording: y, channels: K, samples: N,
-                                 maximumShift: exclusion, target: target, maximum: options.maximumUnits, trace: &trace)
+                                 maximumShift: exclusion, target: nil, maximum: options.maximumUnits, trace: &trace)
             // Pieces of one unit that k-means cut by when its trough was detected (a broad trough moves from
             // spike to spike) merge once their events are lined up on the whole waveform.
             for cluster in clusters {
                 try events.align(cluster, recording: y, channels: K, samples: N, maximumShift: exclusion)
             }
             clusters = try merge(clusters, events: &events, recording: y, channels: K, samples: N,
-                                 maximumShift: exclusion, target: target, maximum: options.maximumUnits, trace: &trace)
+                                 maximumShift: exclusion, target: nil, maximum: options.maximumUnits, trace: &trace)
+            clusters = dropNonUnits(clusters, events: events, minimumSpikes: minimumSpikes, channels: K, length: L,
+                                    trace: &trace)
+            // With --filters N, the clusters that remain are merged, least separate first, down to N.
+            if let target, clusters.count > target {
+                clusters = try merge(clusters, events: &events, recording: y, channels: K, samples: N,
+                                     maximumShift: exclusion, target: target, maximum: target, trace: &trace)
+            } else if let target, clusters.count < target {
+                trace.append("only \(clusters.count) clusters are units; --filters \(target) asked for more")
+            }
         } catch {
             trace.append("clustering failed (\(error)): no units")
             return Discovery(trace: trace)
@@ -103,21 +112,6 @@ enum UnitDiscovery {
             return sum.map { $0 / Double(cluster.count) }
         }
         var units = clusters.map { (members: $0, template: template($0)) }
-        if target == nil {
-            units = units.filter { unit in
-                guard unit.members.count >= minimumSpikes else {
-                    trace.append("dropped a cluster of \(unit.members.count) events: fewer than \(minimumSpikes) (--min-rate)")
-                    return false
-                }
-                return true
-            }
-            let templates = units.map(\.template), counts = units.map(\.members.count)
-            let sums = units.indices.filter { isSumOfTwo($0, templates: templates, counts: counts, channels: K, length: L) }
-            for unit in sums {
-                trace.append("dropped a cluster of \(units[unit].members.count) events: its mean spike is two other units' added")
-            }
-            units = units.indices.filter { !sums.contains($0) }.map { units[$0] }
-        }
         guard !units.isEmpty else { return Discovery(trace: trace) }
         // Units in probe order: by the channel of the typical spike's peak, larger first within a channel.
         func peak(_ template: [Double]) -> (channel: Int, size: Double) {
@@ -268,6 +262,25 @@ enum UnitDiscovery {
             if score > best.score || (score == best.score && abs(shift) < abs(best.shift)) { best = (shift, score) }
         }
         return best.shift
+    }
+
+    /// `clusters` without those that are not units: fewer events than `--min-rate` asks for, or a mean spike
+    /// that is two other clusters' added (see `isSumOfTwo`).
+    static func dropNonUnits(_ clusters: [[Int]], events: Events, minimumSpikes: Int, channels K: Int, length L: Int,
+                             trace: inout [String]) -> [[Int]] {
+        let large = clusters.filter { cluster in
+            guard cluster.count >= minimumSpikes else {
+                trace.append("dropped a cluster of \(cluster.count) events: fewer than \(minimumSpikes) (--min-rate)")
+                return false
+            }
+            return true
+        }
+        let templates = large.map { events.mean($0) }, counts = large.map(\.count)
+        let sums = large.indices.filter { isSumOfTwo($0, templates: templates, counts: counts, channels: K, length: L) }
+        for unit in sums {
+            trace.append("dropped a cluster of \(large[unit].count) events: its mean spike is two other units' added")
+        }
+        return large.indices.filter { !sums.contains($0) }.map { large[$0] }
     }
 
     /// Whether mean spike `u` is two other units' mean spikes added at some offsets: a cluster of two units
