@@ -18,6 +18,11 @@ enum EventClustering {
     /// smaller group's median (a unimodal distribution gives 1 or more) and below it by two Poisson standard
     /// deviations.
     static let dipRatio = 0.6
+    /// Principal components a cluster is split in (for `--filters N` above the clusters found), k-means starts
+    /// tried, and the fewest events either side.
+    static let splitDimensions = 6
+    static let splitStarts = 4
+    static let minimumGroup = 25
     /// Events per k-means cluster of the over-clustering, on average (enough for a dip test), and the most clusters.
     static let eventsPerCluster = 30
     static let maximumClusters = 40
@@ -124,6 +129,35 @@ enum EventClustering {
         let peak = min(near(medianA), near(medianB))
         let ratio = middle / max(peak, 1)
         return (ratio, ratio < dipRatio && peak - middle >= 2 * (peak + middle).squareRoot())
+    }
+
+    /// The most separate two-way split of `members` (rows of `features`) that k-means finds in the members' own
+    /// leading principal components (`splitStarts` k-means++ starts, the lowest dip ratio kept), or nil when no
+    /// start leaves `minimumGroup` events on either side.
+    static func split(_ members: [Int], features: Matrix,
+                      using generator: inout SeededGenerator) throws -> (first: [Int], second: [Int], ratio: Double)? {
+        guard members.count >= 2 * minimumGroup else { return nil }
+        let D = features.columns
+        var centred = rows(members, of: features)
+        var mean = [Double](repeating: 0, count: D)
+        for row in 0..<centred.rows { for d in 0..<D { mean[d] += centred.elements[row * D + d] } }
+        for d in 0..<D { mean[d] /= Double(centred.rows) }
+        for row in 0..<centred.rows { for d in 0..<D { centred.elements[row * D + d] -= mean[d] } }
+        let eigen = try symmetricEigen(try gram(centred, transpose: true))
+        let d = min(splitDimensions, D)
+        var leading = Matrix(rows: D, columns: d)
+        for row in 0..<D { for column in 0..<d { leading.elements[row * d + column] = eigen.vectors.elements[row * D + (D - 1 - column)] } }
+        let points = try multiply(centred, leading)
+        var best: (first: [Int], second: [Int], ratio: Double)?
+        for _ in 0..<splitStarts {
+            let labels = kMeans(points, clusters: 2, using: &generator)
+            let first = members.indices.filter { labels[$0] == 0 }.map { members[$0] }
+            let second = members.indices.filter { labels[$0] != 0 }.map { members[$0] }
+            guard first.count >= minimumGroup && second.count >= minimumGroup else { continue }
+            let ratio = dipTest(rows(first, of: features), rows(second, of: features)).ratio
+            if ratio < best?.ratio ?? .infinity { best = (first, second, ratio) }
+        }
+        return best
     }
 
     /// Labels of Lloyd's k-means of the rows of `points` from a k-means++ start (Arthur & Vassilvitskii 2007),

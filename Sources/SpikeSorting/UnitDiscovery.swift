@@ -98,7 +98,8 @@ enum UnitDiscovery {
                 clusters = try merge(clusters, events: &events, recording: y, channels: K, samples: N,
                                      maximumShift: exclusion, target: target, maximum: target, trace: &trace)
             } else if let target, clusters.count < target {
-                trace.append("only \(clusters.count) clusters are units; --filters \(target) asked for more")
+                clusters = try splitMostSeparateFirst(clusters, features: events.features, count: target,
+                                                      trace: &trace, using: &generator)
             }
         } catch {
             trace.append("clustering failed (\(error)): no units")
@@ -262,6 +263,29 @@ enum UnitDiscovery {
             if score > best.score || (score == best.score && abs(shift) < abs(best.shift)) { best = (shift, score) }
         }
         return best.shift
+    }
+
+    /// For `--filters N` above the units found: the cluster whose best split (`EventClustering.split`) is most
+    /// separate is split, until there are `count` clusters or none can be split.
+    static func splitMostSeparateFirst(_ clusters: [[Int]], features: Matrix, count: Int, trace: inout [String],
+                                       using generator: inout SeededGenerator) throws -> [[Int]] {
+        var clusters = clusters
+        var splits = try clusters.map { try EventClustering.split($0, features: features, using: &generator) }
+        while clusters.count < count {
+            guard let chosen = splits.indices.filter({ splits[$0] != nil })
+                .min(by: { splits[$0]!.ratio < splits[$1]!.ratio }) else {
+                trace.append("only \(clusters.count) clusters: none left can be split (each side needs \(EventClustering.minimumGroup) events)")
+                break
+            }
+            let split = splits[chosen]!
+            trace.append(String(format: "split a cluster of %d events into %d + %d for --filters (dip %.2f)",
+                                clusters[chosen].count, split.first.count, split.second.count, split.ratio))
+            clusters[chosen] = split.first
+            clusters.append(split.second)
+            splits[chosen] = try EventClustering.split(split.first, features: features, using: &generator)
+            splits.append(try EventClustering.split(split.second, features: features, using: &generator))
+        }
+        return clusters
     }
 
     /// `clusters` without those that are not units: fewer events than `--min-rate` asks for, or a mean spike

@@ -139,6 +139,17 @@ final class UnitDiscoveryTests: XCTestCase {
         }
     }
 
+    func testFiltersAsksForExactlyThatManyUnitsMergingOrSplitting() throws {
+        let truth = try simulatedRecording(channels: 4, units: 3, duration: 10, seed: 2)
+        for count in [2, 4] {
+            let result = try sort(truth, filterLength: 60, units: count)
+            XCTAssertEqual(result.dictionary.filters, count, result.discovery.joined(separator: "\n"))
+            if count == 4 {
+                XCTAssert(result.discovery.contains { $0.contains("for --filters") }, result.discovery.joined(separator: "\n"))
+            }
+        }
+    }
+
     /// The issues' seed-like recording: one channel at 10 kHz, three units with distinct 3 ms waveforms firing
     /// at 30 Hz (so about one spike in ten overlaps another within a millisecond), peak SNR about 10.
     func testSeedLikeSingleChannelUnitsAreCountedAndSortedAccurately() throws {
