@@ -58,10 +58,10 @@ public enum DictionaryLearning {
     /// Robust noise σ: the median absolute deviation from the median / 0.6745, which spikes barely move.
     public static func noiseLevel(_ y: [Double]) -> Double {
         guard !y.isEmpty else { return 0 }
-        let sorted = y.sorted()
-        let median = sorted[sorted.count / 2]
-        let deviations = y.map { abs($0 - median) }.sorted()
-        return deviations[deviations.count / 2] / 0.6745
+        var values = y
+        let median = selectNth(&values, values.count / 2)
+        var deviations = y.map { abs($0 - median) }
+        return selectNth(&deviations, deviations.count / 2) / 0.6745
     }
 
     /// Unit-norm filters, sorted by usage when `sorted`.
