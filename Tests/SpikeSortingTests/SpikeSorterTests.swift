@@ -29,6 +29,19 @@ func sort(_ truth: SimulatedEphys, filterLength: Int, units: Int? = nil, diction
                                                       units: units, threads: threads))
 }
 
+/// Asserts that `result` has `units` units and sorts every true unit at accuracy ≥ 0.95, reporting how the units
+/// were found and the accuracies when it does not.
+func assertEveryUnitSorted(_ result: SpikeSortingResult, _ truth: SimulatedEphys, units: Int,
+                           file: StaticString = #filePath, line: UInt = #line) throws {
+    let comparison = try scores(result.spikes, truth)
+    let report = result.discovery.joined(separator: "\n") + "\n"
+        + comparison.unitScores.map { String(format: "%.3f", $0.accuracy) }.joined(separator: " ")
+    XCTAssertEqual(result.dictionary.filters, units, report, file: file, line: line)
+    for unit in comparison.unitScores {
+        XCTAssertGreaterThanOrEqual(unit.accuracy, 0.95, report, file: file, line: line)
+    }
+}
+
 final class SpikeSorterTests: XCTestCase {
     func report(_ result: SpikeSortingResult, _ comparison: GroundTruthComparison) -> String {
         (result.discovery + [comparison.unitScores.map { String(format: "%.3f", $0.accuracy) }.joined(separator: " ")])
@@ -156,12 +169,7 @@ final class UnitDiscoveryTests: XCTestCase {
         for seed in [UInt64(0), 2] {
             let truth = try simulatedRecording(channels: 1, units: 3, duration: 30, samplingRate: 10_000,
                                                firingRate: 30, waveformDuration: 0.003, seed: seed)
-            let result = try sort(truth, filterLength: 30)
-            let comparison = try scores(result.spikes, truth)
-            let report = result.discovery.joined(separator: "\n") + "\n"
-                + comparison.unitScores.map { String(format: "%.3f", $0.accuracy) }.joined(separator: " ")
-            XCTAssertEqual(result.dictionary.filters, 3, report)
-            for unit in comparison.unitScores { XCTAssertGreaterThanOrEqual(unit.accuracy, 0.95, report) }
+            try assertEveryUnitSorted(try sort(truth, filterLength: 30), truth, units: 3)
         }
     }
 
@@ -183,12 +191,7 @@ final class UnitDiscoveryTests: XCTestCase {
         }
         let order = times.indices.sorted { times[$0] < times[$1] }
         (truth.spikeTimes, truth.spikeLabels) = (order.map { times[$0] }, order.map { labels[$0] })
-        let result = try sort(truth, filterLength: 60)
-        let comparison = try scores(result.spikes, truth)
-        let report = result.discovery.joined(separator: "\n") + "\n"
-            + comparison.unitScores.map { String(format: "%.3f", $0.accuracy) }.joined(separator: " ")
-        XCTAssertEqual(result.dictionary.filters, 3, report)
-        for unit in comparison.unitScores { XCTAssertGreaterThanOrEqual(unit.accuracy, 0.95, report) }
+        try assertEveryUnitSorted(try sort(truth, filterLength: 60), truth, units: 3)
     }
 }
 
