@@ -116,6 +116,6 @@ public struct SpikeSortingResult: Sendable {
     /// The noise σ of every channel, in the input's units.
     public var noiseLevels: [Double]
     public var quality: [UnitQuality]
-    /// The growth of the dictionary: one line per step (empty when the dictionary was given).
+    /// How the units were found: one line per clustering step and check (empty when the dictionary was given).
     public var discovery: [String]
 }

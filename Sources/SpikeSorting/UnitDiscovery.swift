@@ -4,11 +4,11 @@ import NFXCore
 import SparseCoding
 
 /// How many units a recording holds and their waveforms: the threshold-crossing events of the training stretch
-/// are over-clustered by k-means and the clusters merged while two are one mode of the data (`EventClustering`).
-/// A cluster is a candidate unit when its typical spike (the mean snippet) itself reaches the detection threshold
-/// (noise crossings average out below it) and it has `--min-rate` events; its waveform is the mean snippet,
-/// unit-normalised. The sorter then keeps the candidates the coding of the recording confirms
-/// (`SpikeSorter.sort`).
+/// are over-clustered by k-means and the clusters merged while two are one mode of the data (`EventClustering`),
+/// before and after lining every event up with its cluster's mean spike. A cluster is a candidate unit when its
+/// mean spike clearly passes the detection threshold (noise crossings stay near it), it has `--min-rate` events
+/// and it is not two other clusters added (`isSumOfTwo`); its waveform is the mean snippet, unit-normalised. The
+/// sorter then keeps the candidates the coding of the recording confirms (`SpikeSorter.findUnits`).
 enum UnitDiscovery {
     /// Events clustered at most (evenly spread over the training stretch).
     static let eventLimit = 20_000
@@ -27,8 +27,8 @@ enum UnitDiscovery {
         var trace: [String]
     }
 
-    /// With `target` the clusters that are units are then merged, least separate first, until there are that
-    /// many, whatever the test says (the trace reports it).
+    /// With `target` the clusters that are units are then merged, least separate first, or split, most separate
+    /// first, until there are that many, whatever the test says (the trace reports it).
     static func learn(_ y: [Double], channels K: Int, samples N: Int, target: Int? = nil, options: SpikeSortingOptions,
                       progress: ((String) -> Void)?) -> Discovery {
         let L = options.filterLength
