@@ -18,6 +18,9 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
 
+        // The convolution kernel, in C for AVX2/FMA with a run-time CPU check (see kernels.c).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
         // Foundations.
         .target(name: "NFXCore"),
         .target(name: "HDF5Kit", dependencies: ["CHDF5", "NFXCore"]),
@@ -30,7 +33,7 @@ let package = Package(
         .target(name: "Factorization", dependencies: ["NFXCore", "LinearAlgebra"]),
         // Optimised in debug builds too: its convolution loops run ~30× slower unoptimised, which would make the
         // dictionary-learning tests take minutes.
-        .target(name: "SparseCoding", dependencies: ["NFXCore", "LinearAlgebra"],
+        .target(name: "SparseCoding", dependencies: ["NFXCore", "LinearAlgebra", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "TensorDecomposition", dependencies: ["NFXCore", "LinearAlgebra", "Factorization"]),
         // Optimised in debug builds too, for the same reason as SparseCoding (filters and peak scans over whole

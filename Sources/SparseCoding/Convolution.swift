@@ -1,3 +1,5 @@
+import CKernels
+
 /// The synthesis operator H (codes → recording) and its adjoint Hᵀ (recording → correlations with the filters)
 /// of a `ConvolutionalDictionary`, by direct convolution.
 ///
@@ -41,61 +43,25 @@ public enum Convolution {
         g.update(repeating: 0, count: dictionary.filters * M)
         guard M > 0 else { return }
         let (C, K, L) = (dictionary.filters, dictionary.channels, dictionary.length)
-        let stride = MemoryLayout<Double>.stride
         dictionary.weights.withUnsafeBufferPointer { h in
             var first = 0
             while first < C {
+                // Four filters share every load of the signal (CKernels' correlation).
                 let group = min(4, C - first)
                 for k in 0..<K {
-                    let signal = UnsafeRawPointer(r + k * N)
-                    let filters = (0..<4).map { h.baseAddress! + dictionary.offset(filter: first + min($0, group - 1), channel: k) }
-                    let (f0, f1, f2, f3) = (filters[0], filters[1], filters[2], filters[3])
-                    let (o0, o1, o2, o3) = (g + first * M, g + (first + min(1, group - 1)) * M,
-                                            g + (first + min(2, group - 1)) * M, g + (first + min(3, group - 1)) * M)
-                    var s = 0
-                    while s + 8 <= M {
-                        var (a0, b0, a1, b1) = (SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>())
-                        var (a2, b2, a3, b3) = (SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>())
-                        for tap in 0..<L {
-                            let offset = (s + tap) * stride
-                            let low = signal.loadUnaligned(fromByteOffset: offset, as: SIMD4<Double>.self)
-                            let high = signal.loadUnaligned(fromByteOffset: offset + 4 * stride, as: SIMD4<Double>.self)
-                            a0 += f0[tap] * low
-                            b0 += f0[tap] * high
-                            a1 += f1[tap] * low
-                            b1 += f1[tap] * high
-                            a2 += f2[tap] * low
-                            b2 += f2[tap] * high
-                            a3 += f3[tap] * low
-                            b3 += f3[tap] * high
-                        }
-                        // Groups of fewer than four filters repeat the last one; its sums are stored once.
-                        add(o0 + s, a0, b0)
-                        if group > 1 { add(o1 + s, a1, b1) }
-                        if group > 2 { add(o2 + s, a2, b2) }
-                        if group > 3 { add(o3 + s, a3, b3) }
-                        s += 8
+                    let filters: [UnsafePointer<Double>?] = (0..<4).map {
+                        h.baseAddress! + dictionary.offset(filter: first + min($0, group - 1), channel: k)
                     }
-                    let values = r + k * N
-                    for index in 0..<group {
-                        let filter = filters[index], output = g + (first + index) * M
-                        for position in s..<M {
-                            var sum = 0.0
-                            for tap in 0..<L { sum += filter[tap] * values[position + tap] }
-                            output[position] += sum
+                    let outputs: [UnsafeMutablePointer<Double>?] = (0..<4).map { g + (first + min($0, group - 1)) * M }
+                    filters.withUnsafeBufferPointer { filters in
+                        outputs.withUnsafeBufferPointer { outputs in
+                            nfx_correlate_filters(r + k * N, filters.baseAddress, outputs.baseAddress,
+                                                  Int32(group), L, M)
                         }
                     }
                 }
                 first += group
             }
-        }
-    }
-
-    @inline(__always)
-    private static func add(_ output: UnsafeMutablePointer<Double>, _ low: SIMD4<Double>, _ high: SIMD4<Double>) {
-        for lane in 0..<4 {
-            output[lane] += low[lane]
-            output[4 + lane] += high[lane]
         }
     }
 
