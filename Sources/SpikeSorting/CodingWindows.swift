@@ -38,8 +38,8 @@ struct CodingWindows {
 /// One window's coding: the spikes it keeps and, when asked, its contribution to the residual.
 struct WindowCoding {
     var events: [CodedEvent]
-    /// y − Hx over the window's core samples (channels × core count), for the residual of unit discovery.
-    var residual: [Double]?
+    /// y − Hx over the window's core samples (channels × core count).
+    var residual: [Double]
 }
 
 /// A coded event of one filter: where (code position in the recording), which filter, and its amplitude.
@@ -54,10 +54,10 @@ enum WindowedCoding {
     /// descent (non-negative codes) under the L0 penalty: codes of filter c are 0 or at least `minimumCodes[c]`
     /// (see `LocallyGreedyCoordinateDescent`), so one spike is never shared by two similar filters. Windows run in
     /// parallel; returns the coded events of each window's core (see `SpikeDetection.events`) in time order, and
-    /// with `residual` also y − Hx.
+    /// the residual y − Hx.
     static func code(_ y: [Double], channels K: Int, samples N: Int, dictionary: ConvolutionalDictionary,
-                     minimumCodes: [Double], mergeDistance: Int, coreLength: Int, threads: Int,
-                     residual wantsResidual: Bool = false) -> (events: [CodedEvent], residual: [Double]?) {
+                     minimumCodes: [Double], mergeDistance: Int, coreLength: Int,
+                     threads: Int) -> (events: [CodedEvent], residual: [Double]) {
         let windows = CodingWindows(samples: N, length: dictionary.length, coreLength: coreLength)
         let recording = y
         let coded = concurrentMap(windows.cores.count, threads: threads) { index -> WindowCoding in
@@ -76,7 +76,6 @@ enum WindowedCoding {
             var events = SpikeDetection.events(codes: result.codes, filters: dictionary.filters, positions: M,
                                                keep: keep, mergeDistance: mergeDistance)
             for index in events.indices { events[index].position += span.lowerBound }
-            guard wantsResidual else { return WindowCoding(events: events, residual: nil) }
             // The residual of the core's samples, [core start, next core start) (the last core: to the end).
             let model = Convolution.synthesize(dictionary, codes: result.codes, samples: span.count)
             let end = index == windows.cores.count - 1 ? N : core.upperBound
@@ -90,11 +89,10 @@ enum WindowedCoding {
             return WindowCoding(events: events, residual: residual)
         }
         let events = coded.flatMap(\.events).sorted { ($0.position, $0.filter) < ($1.position, $1.filter) }
-        guard wantsResidual else { return (events, nil) }
         var residual = [Double](repeating: 0, count: K * N)
         var start = 0
         for window in coded {
-            let part = window.residual!, count = part.count / max(K, 1)
+            let part = window.residual, count = part.count / max(K, 1)
             for k in 0..<K {
                 for t in 0..<count { residual[k * N + start + t] = part[k * count + t] }
             }

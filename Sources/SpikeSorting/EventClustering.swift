@@ -78,12 +78,19 @@ enum EventClustering {
             let best = (0..<K).min { snippets[row, $0 * L + lead] < snippets[row, $1 * L + lead] }!
             for tap in 0..<L { troughChannel.elements[row * L + tap] = snippets.elements[row * K * L + best * L + tap] }
         }
-        let eigen = try symmetricEigen(try gram(troughChannel, transpose: true))
-        var basis = Matrix(rows: L, columns: P)
-        for tap in 0..<L {
-            for p in 0..<P { basis.elements[tap * P + p] = eigen.vectors.elements[tap * L + (L - 1 - p)] }
+        return try leadingComponents(of: troughChannel, count: P)
+    }
+
+    /// The `count` leading eigenvectors of AᵀA (columns × count, largest eigenvalue first): the principal
+    /// directions of A's rows (uncentred unless the caller centred them).
+    static func leadingComponents(of A: Matrix, count: Int) throws -> Matrix {
+        let eigen = try symmetricEigen(try gram(A, transpose: true))
+        let D = A.columns
+        var leading = Matrix(rows: D, columns: count)
+        for row in 0..<D {
+            for column in 0..<count { leading.elements[row * count + column] = eigen.vectors.elements[row * D + (D - 1 - column)] }
         }
-        return basis
+        return leading
     }
 
     /// events × (channels · P): every channel of every snippet projected on `basis`. The projection is
@@ -143,11 +150,7 @@ enum EventClustering {
         for row in 0..<centred.rows { for d in 0..<D { mean[d] += centred.elements[row * D + d] } }
         for d in 0..<D { mean[d] /= Double(centred.rows) }
         for row in 0..<centred.rows { for d in 0..<D { centred.elements[row * D + d] -= mean[d] } }
-        let eigen = try symmetricEigen(try gram(centred, transpose: true))
-        let d = min(splitDimensions, D)
-        var leading = Matrix(rows: D, columns: d)
-        for row in 0..<D { for column in 0..<d { leading.elements[row * d + column] = eigen.vectors.elements[row * D + (D - 1 - column)] } }
-        let points = try multiply(centred, leading)
+        let points = try multiply(centred, try leadingComponents(of: centred, count: min(splitDimensions, D)))
         var best: (first: [Int], second: [Int], ratio: Double)?
         for _ in 0..<splitStarts {
             let labels = kMeans(points, clusters: 2, using: &generator)

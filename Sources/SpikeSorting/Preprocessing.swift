@@ -66,6 +66,13 @@ public struct Preprocessing: Sendable, Equatable {
 }
 
 extension Preprocessing {
+    /// Samples of recording either side of a stretch that the chain needs to give the stretch the values one
+    /// pass over the whole recording would: 50 ms for the band-pass to settle (a 300 Hz Butterworth's response
+    /// has decayed by more than 10⁶ by then), none without it.
+    public func settlingMargin(samplingRate: Double) -> Int {
+        bandPass ? Int((0.05 * samplingRate).rounded(.up)) : 0
+    }
+
     /// The chain on a later stretch of a streamed recording, with the whitening `Preprocessing.run` fitted on
     /// the first (the same transform for every stretch, as one pass over the whole recording would apply).
     public func transform(_ data: inout [Double], channels: Int, samples: Int, samplingRate: Double,

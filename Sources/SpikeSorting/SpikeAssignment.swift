@@ -31,7 +31,10 @@ enum SpikeAssignment {
                        rounds: Int = 2, threads: Int = 1,
                        priors: (centres: [Double], spreads: [Double])? = nil) -> [CodedEvent] {
         var events = events
-        let troughs = SpikeDetection.peaks(dictionary).troughs
+        // One fitter for the whole call: its filters' cross products are computed once; each run gets a copy
+        // with its own stretch length.
+        let template = Fitter(dictionary, samples: N, shiftRange: D)
+        let troughs = template.troughs
         let trough = { @Sendable (event: CodedEvent) in event.position + troughs[event.filter] }
         let margin = reach(length: dictionary.length, shiftRange: D)
         for _ in 0..<rounds {
@@ -41,19 +44,20 @@ enum SpikeAssignment {
             // such gaps are refined concurrently, each on its own copy of its stretch of the residual: the result
             // is the sequential one, whatever the thread count.
             let runs = independentRuns(events.map(trough), gap: 2 * margin, count: 4 * threads)
+            let stretches = runs.map { run in
+                max(0, trough(events[run.lowerBound]) - margin)..<min(N, trough(events[run.upperBound - 1]) + margin + 1)
+            }
             let shared = residual, ordered = events
             let refined = concurrentMap(runs.count, threads: threads) { index -> (events: [CodedEvent], stretch: [Double]) in
-                let run = runs[index]
-                let first = trough(ordered[run.lowerBound]), last = trough(ordered[run.upperBound - 1])
-                let stretch = max(0, first - margin)..<min(N, last + margin + 1)
+                let stretch = stretches[index]
                 var local = [Double](repeating: 0, count: K * stretch.count)
                 for k in 0..<K {
                     for t in stretch { local[k * stretch.count + t - stretch.lowerBound] = shared[k * N + t] }
                 }
-                var fitter = Fitter(h: dictionary.weights, filters: dictionary.filters, channels: K,
-                                    length: dictionary.length, samples: stretch.count, troughs: troughs, shiftRange: D)
+                var fitter = template
+                fitter.samples = stretch.count
                 (fitter.centres, fitter.spreads) = (centres, spreads)
-                let shifted = ordered[run].map {
+                let shifted = ordered[runs[index]].map {
                     CodedEvent(position: $0.position - stretch.lowerBound, filter: $0.filter, amplitude: $0.amplitude)
                 }
                 let kept = refineRun(shifted, residual: &local, fitter: fitter, threshold: threshold).map {
@@ -62,10 +66,8 @@ enum SpikeAssignment {
                 return (kept, local)
             }
             events = []
-            for (run, result) in zip(runs, refined) {
+            for (stretch, result) in zip(stretches, refined) {
                 events += result.events
-                let first = trough(ordered[run.lowerBound]), last = trough(ordered[run.upperBound - 1])
-                let stretch = max(0, first - margin)..<min(N, last + margin + 1)
                 for k in 0..<K {
                     for t in stretch { residual[k * N + t] = result.stretch[k * stretch.count + t - stretch.lowerBound] }
                 }
@@ -200,9 +202,8 @@ enum SpikeAssignment {
     static func pairExplained(_ events: [CodedEvent], residual: [Double], channels K: Int, samples N: Int,
                               dictionary: ConvolutionalDictionary, shiftRange D: Int,
                               samplesPerUnit: Int = 50) -> [Double] {
-        let troughs = SpikeDetection.peaks(dictionary).troughs
-        var fitter = Fitter(h: dictionary.weights, filters: dictionary.filters, channels: K, length: dictionary.length,
-                            samples: N, troughs: troughs, shiftRange: D)
+        var fitter = Fitter(dictionary, samples: N, shiftRange: D)
+        let troughs = fitter.troughs
         (fitter.centres, fitter.spreads) = amplitudeDistributions(events, units: dictionary.filters)
         // A question of shape, not of how many spikes to pay for: no L0 cost for the second spike.
         let noCost = [Double](repeating: 0, count: dictionary.filters)
@@ -228,19 +229,22 @@ enum SpikeAssignment {
     /// Fits one spike: the unit, position and amplitude of least cost (−½ a² + the amplitude prior).
     struct Fitter {
         let h: [Double]
-        let filters: Int, channels: Int, length: Int, samples: Int
-        let troughs: [Int]
+        let filters: Int, channels: Int, length: Int
+        /// Samples per channel of the residual the fitter is given.
+        var samples: Int
         let shiftRange: Int
-        /// Each filter's largest |sample| (see `SpikeDetection.peaks`).
+        /// Each filter's largest |sample| and where it lies (see `SpikeDetection.peaks`).
         let peaks: [Double]
+        let troughs: [Int]
         var centres: [Double] = []
         var spreads: [Double] = []
 
-        init(h: [Double], filters: Int, channels: Int, length: Int, samples: Int, troughs: [Int], shiftRange: Int) {
-            (self.h, self.filters, self.channels, self.length, self.samples) = (h, filters, channels, length, samples)
-            (self.troughs, self.shiftRange) = (troughs, shiftRange)
-            peaks = SpikeDetection.peaks(ConvolutionalDictionary(filters: filters, channels: channels, length: length,
-                                                                 weights: h)).values
+        init(_ dictionary: ConvolutionalDictionary, samples: Int, shiftRange: Int) {
+            let (h, filters, channels, length) = (dictionary.weights, dictionary.filters, dictionary.channels,
+                                                  dictionary.length)
+            (self.h, self.filters, self.channels, self.length) = (h, filters, channels, length)
+            (self.samples, self.shiftRange) = (samples, shiftRange)
+            (peaks, troughs) = SpikeDetection.peaks(dictionary)
             var products = [Double](repeating: 0, count: filters * filters * (2 * length - 1))
             for first in 0..<filters {
                 for second in 0..<filters {

@@ -20,7 +20,7 @@ public enum SpikeSorter {
         precondition(noiseLevels.map { $0.count == K } ?? true, "SpikeSorter: \(noiseLevels?.count ?? 0) noise levels for \(K) channels")
         let noise = noiseLevels ?? NoiseLevel.perChannel(recording, channels: K, samples: N, threads: options.threads)
         let y = try normalized(recording, channels: K, samples: N, noise: noise)
-        let training = min(N, max(options.trainingSamples ?? Int(60 * options.samplingRate), length))
+        let training = trainingLength(options, samples: N, length: length)
         let units = findUnits(y, channels: K, samples: N, trainingSamples: training, length: length, given: given,
                               options: options, progress: progress)
         return summary(units, noise: noise, channels: K, samples: N, length: length, options: options)
@@ -43,14 +43,16 @@ public enum SpikeSorter {
         guard chunkSamples >= 1 else {
             throw SpikeSortingError.invalidOption(flag: "--chunk", message: "--chunk must hold at least one sample")
         }
-        let training = min(N, max(options.trainingSamples ?? Int(60 * options.samplingRate), length))
-        let margin = streamingMargin(length: length, samplingRate: samplingRate, bandPass: preprocessing.bandPass)
+        let training = trainingLength(options, samples: N, length: length)
+        let margin = streamingMargin(length: length, samplingRate: samplingRate, preprocessing: preprocessing)
         let first = 0..<min(N, training + margin)
         progress?("preprocessing \(K) × \(first.count)")
         var prepared = try preprocessing.run(try read(first), channels: K, samples: first.count, samplingRate: samplingRate)
         let noise = prepared.noiseLevels
-        let y = try normalized(prepared.recording, channels: K, samples: first.count, noise: noise)
-        prepared.recording = []
+        // The preprocessed stretch is divided in place, not copied: it is the largest array the sort holds.
+        var preprocessed: [Double] = []
+        swap(&preprocessed, &prepared.recording)
+        let y = try normalized(consume preprocessed, channels: K, samples: first.count, noise: noise)
         var units = findUnits(y, channels: K, samples: first.count, trainingSamples: training, length: length,
                               given: given, options: options, progress: progress)
         guard first.count < N, let dictionary = units.dictionary else {
@@ -70,7 +72,7 @@ public enum SpikeSorter {
             var raw = try read(piece)
             try preprocessing.transform(&raw, channels: K, samples: piece.count, samplingRate: samplingRate,
                                         whitening: prepared.whitening)
-            let pieceY = try normalized(raw, channels: K, samples: piece.count, noise: noise)
+            let pieceY = try normalized(consume raw, channels: K, samples: piece.count, noise: noise)
             let coded = codeAndAssign(pieceY, channels: K, samples: piece.count, dictionary: dictionary,
                                       options: options, priors: priors, progress: nil).events
             for event in coded where core.contains(piece.lowerBound + event.position + troughs[event.filter]) {
@@ -82,12 +84,10 @@ public enum SpikeSorter {
         return (summary(units, noise: noise, channels: K, samples: N, length: length, options: options), prepared)
     }
 
-    /// Samples of margin around a streamed piece: 50 ms for the band-pass to settle (a 300 Hz Butterworth's
-    /// response has decayed by more than 10⁶ by then), and four waveforms for the coding and the re-assignment
-    /// of the spikes nearest the core's edge to see their neighbours.
-    static func streamingMargin(length L: Int, samplingRate: Double, bandPass: Bool) -> Int {
-        (bandPass ? Int((0.05 * samplingRate).rounded(.up)) : 0) + 4 * L
-            + 2 * mergeDistance(samplingRate: samplingRate)
+    /// Samples of margin around a streamed piece: what the preprocessing needs to settle, and four waveforms for
+    /// the coding and the re-assignment of the spikes nearest the core's edge to see their neighbours.
+    static func streamingMargin(length L: Int, samplingRate: Double, preprocessing: Preprocessing) -> Int {
+        preprocessing.settlingMargin(samplingRate: samplingRate) + 4 * L + 2 * mergeDistance(samplingRate: samplingRate)
     }
 
     /// The waveform length, after checking the options, the dictionary and the recording's length.
@@ -104,15 +104,20 @@ public enum SpikeSorter {
         return length
     }
 
+    /// Samples the units are found on: `options.trainingSamples` (default 60 s), at least one waveform and at
+    /// most the recording.
+    private static func trainingLength(_ options: SpikeSortingOptions, samples N: Int, length: Int) -> Int {
+        min(N, max(options.trainingSamples ?? Int(60 * options.samplingRate), length))
+    }
+
     /// `recording` with every channel divided by its noise σ.
-    private static func normalized(_ recording: [Double], channels K: Int, samples N: Int,
+    private static func normalized(_ recording: consuming [Double], channels K: Int, samples N: Int,
                                    noise: [Double]) throws(SpikeSortingError) -> [Double] {
         guard noise.allSatisfy({ $0 > 0 && $0.isFinite }) else {
             throw .invalidRecording("channel \(noise.firstIndex { !($0 > 0 && $0.isFinite) }!) has no noise (constant or empty): nothing to sort on it")
         }
-        var y = recording
-        for k in 0..<K { for t in 0..<N { y[k * N + t] /= noise[k] } }
-        return y
+        for k in 0..<K { for t in 0..<N { recording[k * N + t] /= noise[k] } }
+        return recording
     }
 
     /// The units of a recording and its coded spikes.
@@ -226,8 +231,8 @@ public enum SpikeSorter {
         let coded = WindowedCoding.code(y, channels: K, samples: N, dictionary: dictionary,
                                         minimumCodes: SpikeDetection.minimumCodes(dictionary, threshold: options.threshold),
                                         mergeDistance: mergeDistance, coreLength: options.windowLength,
-                                        threads: options.threads, residual: true)
-        var residual = coded.residual!
+                                        threads: options.threads)
+        var residual = coded.residual
         progress?("assigning \(coded.events.count) spikes")
         let events = SpikeAssignment.refine(coded.events, residual: &residual, channels: K, samples: N,
                                             dictionary: dictionary, shiftRange: mergeDistance,

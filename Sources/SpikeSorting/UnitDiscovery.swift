@@ -147,13 +147,32 @@ enum UnitDiscovery {
             return sum.map { $0 / Double(max(members.count, 1)) }
         }
 
+        /// Events cut at other window starts: what `replace` puts in place.
+        typealias Moved = (starts: [Int], snippets: Matrix, features: Matrix)
+
+        /// Windows at `starts`, cut from the recording and projected on the basis.
+        func cut(at starts: [Int], recording y: [Double], channels K: Int, samples N: Int) throws -> Moved {
+            let snippets = EventClustering.snippets(y, channels: K, samples: N, length: self.snippets.columns / K,
+                                                    starts: starts)
+            return (starts, snippets, try EventClustering.features(snippets, channels: K, basis: basis))
+        }
+
         /// `members`' windows moved by `shift` samples (kept inside the recording), cut and projected again.
         func shifted(_ members: [Int], by shift: Int, recording y: [Double], channels K: Int,
-                     samples N: Int) throws -> (starts: [Int], snippets: Matrix, features: Matrix) {
+                     samples N: Int) throws -> Moved {
             let L = snippets.columns / K
-            let starts = members.map { min(max(0, self.starts[$0] + shift), N - L) }
-            let snippets = EventClustering.snippets(y, channels: K, samples: N, length: L, starts: starts)
-            return (starts, snippets, try EventClustering.features(snippets, channels: K, basis: basis))
+            return try cut(at: members.map { min(max(0, starts[$0] + shift), N - L) }, recording: y, channels: K,
+                           samples: N)
+        }
+
+        /// Row i of `moved` becomes event `members[i]`.
+        mutating func replace(_ members: [Int], with moved: Moved) {
+            let (S, D) = (snippets.columns, features.columns)
+            for (row, member) in members.enumerated() {
+                starts[member] = moved.starts[row]
+                for j in 0..<S { snippets.elements[member * S + j] = moved.snippets.elements[row * S + j] }
+                for j in 0..<D { features.elements[member * D + j] = moved.features.elements[row * D + j] }
+            }
         }
 
         /// Moves every event of `members` by the shift (up to `maximumShift`) that best lines its window up with
@@ -181,14 +200,7 @@ enum UnitDiscovery {
                 if best.start != starts[member] { moved.append((member, best.start)) }
             }
             guard !moved.isEmpty else { return }
-            let cut = EventClustering.snippets(y, channels: K, samples: N, length: L, starts: moved.map(\.start))
-            let projected = try EventClustering.features(cut, channels: K, basis: basis)
-            let (S, D) = (snippets.columns, features.columns)
-            for (row, event) in moved.enumerated() {
-                starts[event.member] = event.start
-                for j in 0..<S { snippets.elements[event.member * S + j] = cut.elements[row * S + j] }
-                for j in 0..<D { features.elements[event.member * D + j] = projected.elements[row * D + j] }
-            }
+            replace(moved.map(\.member), with: try cut(at: moved.map(\.start), recording: y, channels: K, samples: N))
         }
     }
 
@@ -199,8 +211,7 @@ enum UnitDiscovery {
     /// the first's; a merge keeps the move.
     static func merge(_ clusters: [[Int]], events: inout Events, recording y: [Double], channels K: Int, samples N: Int,
                       maximumShift: Int, target: Int?, maximum: Int, trace: inout [String]) throws -> [[Int]] {
-        typealias Moved = (starts: [Int], snippets: Matrix, features: Matrix)
-        struct Test { var ratio: Double; var separate: Bool; var shift: Int; var moved: Moved? }
+        struct Test { var ratio: Double; var separate: Bool; var shift: Int; var moved: Events.Moved? }
         var clusters = clusters
         let L = events.snippets.columns / K
         // Tests of every pair (a < b), kept until a merge changes one of the two.
@@ -231,14 +242,7 @@ enum UnitDiscovery {
                                 clusters[b].count, merged.ratio,
                                 merged.shift == 0 ? "" : ", the second moved by \(merged.shift) samples",
                                 merged.separate ? ", separate but over the unit count" : ""))
-            if let moved = merged.moved {
-                let (S, D) = (events.snippets.columns, events.features.columns)
-                for (row, member) in clusters[b].enumerated() {
-                    events.starts[member] = moved.starts[row]
-                    for j in 0..<S { events.snippets.elements[member * S + j] = moved.snippets.elements[row * S + j] }
-                    for j in 0..<D { events.features.elements[member * D + j] = moved.features.elements[row * D + j] }
-                }
-            }
+            if let moved = merged.moved { events.replace(clusters[b], with: moved) }
             clusters[a] += clusters[b]
             clusters.remove(at: b)
             tests.remove(at: b)

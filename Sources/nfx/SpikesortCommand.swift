@@ -212,7 +212,7 @@ struct SpikesortCommand: ParsableCommand {
         }
         if let phy {
             // The traces as the sorter saw them, preprocessed again piece by piece (with a margin for the filter).
-            let margin = Int((0.05 * rate).rounded(.up))
+            let margin = preprocessing.settlingMargin(samplingRate: rate)
             let traces = PhyExport.Recording(channels: channels, samples: samples, whitening: whitening) { range in
                 let piece = max(0, range.lowerBound - margin)..<min(samples, range.upperBound + margin)
                 var values = try loaded.read(piece)

@@ -268,7 +268,7 @@ final class StreamedSortingTests: XCTestCase {
         let preprocessing = Preprocessing(threads: 2)
         let (N, K) = (truth.data.columns, truth.data.rows)
         let chunk = Int(3 * rate)
-        let margin = SpikeSorter.streamingMargin(length: 60, samplingRate: rate, bandPass: true)
+        let margin = SpikeSorter.streamingMargin(length: 60, samplingRate: rate, preprocessing: preprocessing)
         let pieces = Reads(truth)
         let streamed = try SpikeSorter.sort(channels: K, samples: N, samplingRate: rate, preprocessing: preprocessing,
                                             read: pieces.read, options: options, chunkSamples: chunk).result
