@@ -35,7 +35,7 @@ let package = Package(
         // dictionary-learning tests take minutes.
         .target(name: "SparseCoding", dependencies: ["NFXCore", "LinearAlgebra", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "TensorDecomposition", dependencies: ["NFXCore", "LinearAlgebra", "Factorization"]),
+        .target(name: "TensorDecomposition", dependencies: ["NFXCore", "LinearAlgebra", "Factorization", "CKernels"]),
         // Optimised in debug builds too, for the same reason as SparseCoding (filters and peak scans over whole
         // recordings).
         .target(name: "SpikeSorting", dependencies: ["NFXCore", "LinearAlgebra", "SparseCoding"],
@@ -65,9 +65,11 @@ let package = Package(
         .testTarget(name: "FactorizationTests", dependencies: ["Factorization", "Simulation", "LinearAlgebra",
                                                                 "NFXCore"]),
         .testTarget(name: "TensorDecompositionTests", dependencies: ["TensorDecomposition", "Factorization",
-                                                                      "Simulation", "LinearAlgebra", "NFXCore"],
+                                                                      "Simulation", "LinearAlgebra", "NFXCore",
+                                                                      "CKernels"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "SparseCodingTests", dependencies: ["SparseCoding", "Simulation", "LinearAlgebra", "NFXCore"],
+        .testTarget(name: "SparseCodingTests", dependencies: ["SparseCoding", "Simulation", "LinearAlgebra", "NFXCore",
+                                                              "CKernels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SpikeSortingTests", dependencies: ["SpikeSorting", "SparseCoding", "Simulation",
                                                               "LinearAlgebra", "NFXCore"],

@@ -53,21 +53,31 @@ static void correlate_avx2(const double *signal, const double *const filters[4],
     }
 }
 
-static int has_avx2_fma(void) {
+#endif
+
+static int portable_only = 0;
+
+void nfx_use_portable_kernels(int portable) { portable_only = portable; }
+
+int nfx_vector_kernels_enabled(void) {
+    if (portable_only) return 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     static int known = -1;
     if (known < 0) {
         __builtin_cpu_init();
         known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
     return known;
-}
+#else
+    return 0;
 #endif
+}
 
 void nfx_correlate_filters(const double *signal, const double *const filters[4], double *const outputs[4],
                            int count, ptrdiff_t taps, ptrdiff_t positions) {
     if (count <= 0 || positions <= 0) return;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (has_avx2_fma()) {
+    if (nfx_vector_kernels_enabled()) {
         correlate_avx2(signal, filters, outputs, count, taps, positions);
         return;
     }

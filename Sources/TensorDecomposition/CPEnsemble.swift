@@ -103,7 +103,7 @@ public enum CPEnsembleFitting {
         try T.cpEnsemble(&data, shape: shape, method: method, options: options, progress: progress)
     }
 
-    static func fitInPrecision<T: FactorizationScalar>(_ data: inout [T], shape: [Int], method: CPOptions,
+    static func fitInPrecision<T: TensorScalar>(_ data: inout [T], shape: [Int], method: CPOptions,
                                                        options: CPEnsembleOptions,
                                                        progress: ((String) -> Void)?) throws -> CPEnsemble {
         guard options.replicates >= 1 else {

@@ -38,28 +38,26 @@ enum CPAcceleration {
 /// One iteration reads the tensor twice, the dimension-tree schedule (Phan, Tichavský & Cichocki 2013): with
 /// X viewed as an (I·J) × K matrix, Y = X·C is computed once and gives both the mode-0 MTTKRP
 /// (M0[i, r] = Σ_j Y[ij, r]·B[j, r]) and, after A is updated, the mode-1 MTTKRP (M1[j, r] = Σ_i A[i, r]·Y[ij, r]);
-/// the mode-2 MTTKRP is Xᵀ·(A ⊙ B), the Khatri–Rao product formed a chunk of rows at a time. No unfolding is
-/// copied; Y (rank × I·J) is the only large temporary. The GEMMs run on row blocks of X, one single-threaded
-/// BLAS call per block.
+/// the mode-2 MTTKRP is Xᵀ·(A ⊙ B), each Khatri–Rao row formed as it is used. No unfolding is copied;
+/// Y (I·J × rank) is the only large temporary. Both passes read X in place through CKernels' tall-and-skinny
+/// kernels (BLAS GEMM would first copy X into packed buffers, which at small ranks costs more than the
+/// arithmetic), on fixed row blocks over the threads.
 ///
 /// Several members (an ensemble's replicates) are fitted together by stacking their factors: an MTTKRP is linear
-/// in the columns of the factors, so one GEMM over the tensor serves every member, and the memory-bound passes of
+/// in the columns of the factors, so one pass over the tensor serves every member, and the memory-bound passes of
 /// small ranks turn into fewer, wider, compute-bound ones. Each member is updated, scored and stopped on its own;
 /// a stopped member leaves the stack.
-struct CPState<T: FactorizationScalar> {
+struct CPState<T: TensorScalar> {
     let dims: [Int]
     /// Method, stopping rule and threads, shared by the members.
     let options: CPOptions
     var members: [CPMember<T>]
-    /// Yᵀ = (X·C)ᵀ, (total rank) × I·J, written by concurrent GEMMs on disjoint blocks.
+    /// Y = X·C, I·J × (total rank), written by the row blocks concurrently, each its own rows.
     let workspace: CPWorkspace<T>
 
     /// Extrapolation applies to non-negative CP only (see `CPOptions.accelerate`).
     private var accelerates: Bool { options.accelerate && options.method == .ncp }
 
-    /// Rows of A ⊙ B formed at once in the mode-2 pass: large enough for an efficient GEMM, small enough to stay
-    /// in cache next to the rows of X it multiplies.
-    private static var khatriRaoChunk: Int { 2048 }
     /// Row blocks of the (I·J)-row passes: fixed, so that results do not depend on the thread count.
     private static var rowBlocks: Int { 4 }
 
@@ -75,8 +73,7 @@ struct CPState<T: FactorizationScalar> {
             members.append(CPMember(rank: member.rank, factors: factors, grams: grams))
         }
         let totalRank = memberOptions.reduce(0) { $0 + $1.rank }
-        workspace = CPWorkspace(count: shape[0] * shape[1] * totalRank,
-                                khatriRaoCount: Self.rowBlocks * Self.khatriRaoChunk * totalRank)
+        workspace = CPWorkspace(count: shape[0] * shape[1] * totalRank)
     }
 
     /// Iterates until every member has stopped. With `missing` entries (one member only) they are refilled
@@ -94,31 +91,38 @@ struct CPState<T: FactorizationScalar> {
             let ranks = active.map { members[$0].rank }
             let R = ranks.reduce(0, +)
 
-            // Pass 1: Yᵀ (R × I·J) = Cᵀ · X_(IJ×K)ᵀ, block by block of rows of X: the data-first orientation
-            // OpenBLAS runs fastest, and the layout in which both contractions read contiguous rows.
-            let C = stacked(mode: 2, active), Yt = workspace.Y
+            // Pass 1: Y (I·J × R) = X_(IJ×K) · C, read in place a block of rows at a time (CKernels).
+            let C = transposeRowMajor(stacked(mode: 2, active), rows: R, columns: K), Y = workspace.Y
             _ = try splitOverRows(I * J) { _, first, count in
-                try C.withUnsafeBufferPointer { C in
-                    try GenericBLAS.gemm(transposeA: false, transposeB: true, rows: R, columns: count, inner: K,
-                                         C.baseAddress!, K, source.pointer + first * K, K, Yt + first, I * J)
+                C.withUnsafeBufferPointer { C in
+                    T.timesSmall(source.pointer + first * K, rows: count, columns: K, C.baseAddress!,
+                                 rank: R, into: Y + first * R)
                 }
             }
-            let m0 = try contractOverTime(Bt: stacked(mode: 1, active), rank: R)
+            let m0 = try contractOverTime(B: transposeRowMajor(stacked(mode: 1, active), rows: R, columns: J), rank: R)
             try update(mode: 0, numerators: m0, active)
-            let m1 = try contractOverUnits(At: stacked(mode: 0, active), rank: R)
+            let A = transposeRowMajor(stacked(mode: 0, active), rows: R, columns: I)
+            let m1 = try contractOverUnits(A: A, rank: R)
             try update(mode: 1, numerators: m1, active)
 
-            // Pass 2: M2ᵀ (R × K) = (A ⊙ B)ᵀ · X_(IJ×K).
-            let A = transposeRowMajor(stacked(mode: 0, active), rows: R, columns: I)
+            // Pass 2: M2 (K × R) = X_(IJ×K)ᵀ · (A ⊙ B), the Khatri–Rao rows formed as they are used (CKernels).
             let B = transposeRowMajor(stacked(mode: 1, active), rows: R, columns: J)
-            let scratch = workspace.khatriRao
-            let partials = try splitOverRows(I * J) { block, first, count -> [T] in
-                try Self.khatriRaoProduct(A: A, B: B, rank: R, columnsOfB: J, rows: first..<(first + count),
-                                          times: source.pointer, columns: K,
-                                          scratch: scratch + block * Self.khatriRaoChunk * R)
+            let partials = try splitOverRows(I * J) { _, first, count -> [T] in
+                var partial = [T](repeating: 0, count: K * R)
+                A.withUnsafeBufferPointer { A in
+                    B.withUnsafeBufferPointer { B in
+                        partial.withUnsafeMutableBufferPointer { M in
+                            T.transposeTimesKhatriRao(source.pointer + first * K, first: first, rows: count,
+                                                      columns: K, A.baseAddress!, B.baseAddress!, rowsOfB: J,
+                                                      rank: R, into: M.baseAddress!)
+                        }
+                    }
+                }
+                return partial
             }
-            var M2t = partials[0]
-            for partial in partials.dropFirst() { for index in M2t.indices { M2t[index] += partial[index] } }
+            var M2 = partials[0]
+            for partial in partials.dropFirst() { for index in M2.indices { M2[index] += partial[index] } }
+            let M2t = transposeRowMajor(M2, rows: K, columns: R)
             try update(mode: 2, numerators: M2t, active)
 
             var offset = 0
@@ -269,76 +273,48 @@ struct CPState<T: FactorizationScalar> {
         }
     }
 
-    /// M0ᵀ[r, i] = Σ_j Yᵀ[r, ij]·Bᵀ[r, j]: contiguous dot products, over blocks of components.
-    private func contractOverTime(Bt: [T], rank R: Int) throws -> [T] {
+    /// M0ᵀ (R × I), M0[i, r] = Σ_j Y[ij, r]·B[j, r], over blocks of units.
+    private func contractOverTime(B: [T], rank R: Int) throws -> [T] {
         let (I, J) = (dims[0], dims[1])
-        let Yt = workspace.Y
-        let blocks = try splitOverRows(R) { _, first, count -> [T] in
-            var M = [T](repeating: 0, count: count * I)
-            Bt.withUnsafeBufferPointer { Bt in
-                for r in first..<(first + count) {
-                    let b = Bt.baseAddress! + r * J
-                    for i in 0..<I {
-                        let y = Yt + r * I * J + i * J
-                        var sum: T = 0
-                        for j in 0..<J { sum += y[j] * b[j] }
-                        M[(r - first) * I + i] = sum
-                    }
-                }
-            }
-            return M
-        }
-        return Array(blocks.joined())
-    }
-
-    /// M1ᵀ[r, j] = Σ_i A[i, r]·Yᵀ[r, ij]: contiguous axpys, over blocks of components.
-    private func contractOverUnits(At: [T], rank R: Int) throws -> [T] {
-        let (I, J) = (dims[0], dims[1])
-        let Yt = workspace.Y
-        let blocks = try splitOverRows(R) { _, first, count -> [T] in
-            var M = [T](repeating: 0, count: count * J)
-            At.withUnsafeBufferPointer { At in
+        let Y = SharedPointer(UnsafePointer(workspace.Y))
+        let blocks = try splitOverRows(I) { _, first, count -> [T] in
+            var M = [T](repeating: 0, count: count * R)
+            B.withUnsafeBufferPointer { B in
                 M.withUnsafeMutableBufferPointer { M in
-                    for r in first..<(first + count) {
-                        let out = M.baseAddress! + (r - first) * J
-                        for i in 0..<I {
-                            let a = At[r * I + i], y = Yt + r * I * J + i * J
-                            for j in 0..<J { out[j] += a * y[j] }
+                    for i in first..<(first + count) {
+                        let out = M.baseAddress! + (i - first) * R
+                        for j in 0..<J {
+                            let y = Y.pointer + (i * J + j) * R, b = B.baseAddress! + j * R
+                            for r in 0..<R { out[r] += y[r] * b[r] }
                         }
                     }
                 }
             }
             return M
         }
-        return Array(blocks.joined())
+        return transposeRowMajor(Array(blocks.joined()), rows: I, columns: R)
     }
 
-    /// (A ⊙ B)ᵀ restricted to `rows` of the (I·J)-row unfolding, times those rows of X (I·J × `columns`):
-    /// the rows of A ⊙ B ((A ⊙ B)[ij, r] = A[i, r]·B[j, r]) are formed a chunk at a time, never all at once.
-    private static func khatriRaoProduct(A: [T], B: [T], rank R: Int, columnsOfB J: Int, rows: Range<Int>,
-                                         times X: UnsafePointer<T>, columns K: Int,
-                                         scratch KR: UnsafeMutablePointer<T>) throws -> [T] {
-        var product = [T](repeating: 0, count: R * K)
-        try A.withUnsafeBufferPointer { A in
-            try B.withUnsafeBufferPointer { B in
-                try product.withUnsafeMutableBufferPointer { M in
-                    var start = rows.lowerBound
-                    while start < rows.upperBound {
-                        let count = min(khatriRaoChunk, rows.upperBound - start)
-                        for row in 0..<count {
-                            let (i, j) = ((start + row) / J, (start + row) % J)
-                            let a = A.baseAddress! + i * R, b = B.baseAddress! + j * R, out = KR + row * R
-                            for r in 0..<R { out[r] = a[r] * b[r] }
+    /// M1ᵀ (R × J), M1[j, r] = Σ_i A[i, r]·Y[ij, r], over blocks of time points.
+    private func contractOverUnits(A: [T], rank R: Int) throws -> [T] {
+        let (I, J) = (dims[0], dims[1])
+        let Y = SharedPointer(UnsafePointer(workspace.Y))
+        let blocks = try splitOverRows(J) { _, first, count -> [T] in
+            var M = [T](repeating: 0, count: count * R)
+            A.withUnsafeBufferPointer { A in
+                M.withUnsafeMutableBufferPointer { M in
+                    for i in 0..<I {
+                        let a = A.baseAddress! + i * R
+                        for j in first..<(first + count) {
+                            let y = Y.pointer + (i * J + j) * R, out = M.baseAddress! + (j - first) * R
+                            for r in 0..<R { out[r] += a[r] * y[r] }
                         }
-                        try GenericBLAS.gemm(transposeA: true, transposeB: false, rows: R, columns: K, inner: count,
-                                             KR, R, X + start * K, K, beta: start == rows.lowerBound ? 0 : 1,
-                                             M.baseAddress!, K)
-                        start += count
                     }
                 }
             }
+            return M
         }
-        return product
+        return transposeRowMajor(Array(blocks.joined()), rows: J, columns: R)
     }
 
     /// Runs `body` on a fixed number of row blocks of an (I·J)-row matrix, on up to `options.threads` threads
@@ -422,20 +398,16 @@ struct SharedMutablePointer<T>: @unchecked Sendable {
     init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
 }
 
-/// The scratch buffers of a CP fit, allocated once and freed with the fit: Yᵀ, and per row block a chunk of
-/// rows of A ⊙ B.
+/// Y, the one large temporary of a CP fit, allocated once and freed with the fit.
 final class CPWorkspace<T>: @unchecked Sendable {
     let Y: UnsafeMutablePointer<T>
-    let khatriRao: UnsafeMutablePointer<T>
 
-    init(count: Int, khatriRaoCount: Int) {
+    init(count: Int) {
         Y = .allocate(capacity: max(1, count))
-        khatriRao = .allocate(capacity: max(1, khatriRaoCount))
     }
 
     deinit {
         Y.deallocate()
-        khatriRao.deallocate()
     }
 }
 

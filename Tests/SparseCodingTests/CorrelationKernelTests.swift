@@ -1,3 +1,4 @@
+import CKernels
 import NFXCore
 import XCTest
 @testable import SparseCoding
@@ -20,9 +21,12 @@ final class CorrelationKernelTests: XCTestCase {
 
     func testCorrelationEqualsItsDefinitionForAnyFilterCountAndLength() {
         // 1 to 5 filters (groups of four and a remainder), position counts that are not multiples of eight, and
-        // whichever kernel this CPU runs (AVX2/FMA or the portable loop).
+        // both kernels (AVX2/FMA where this CPU has them, and the portable loop).
         var generator = SeededGenerator(seed: 3)
-        for (filters, channels, length, samples) in [(1, 1, 5, 40), (3, 2, 7, 101), (4, 3, 30, 257), (5, 2, 45, 1000)] {
+        defer { nfx_use_portable_kernels(0) }
+        let cases = [(1, 1, 5, 40), (3, 2, 7, 101), (4, 3, 30, 257), (5, 2, 45, 1000)]
+        for (portable, (filters, channels, length, samples)) in [0, 1].flatMap({ p in cases.map { (p, $0) } }) {
+            nfx_use_portable_kernels(Int32(portable))
             let dictionary = ConvolutionalDictionary(filters: filters, channels: channels, length: length,
                                                      weights: (0..<(filters * channels * length)).map { _ in generator.normal() })
             let r = (0..<(channels * samples)).map { _ in generator.normal() }
@@ -30,7 +34,7 @@ final class CorrelationKernelTests: XCTestCase {
             let slow = naiveCorrelation(dictionary, r, samples: samples)
             XCTAssertEqual(fast.count, slow.count)
             let worst = zip(fast, slow).map { abs($0 - $1) }.max() ?? 0
-            XCTAssertLessThan(worst, 1e-12, "\(filters) filters × \(channels) channels × \(length) taps, \(samples) samples")
+            XCTAssertLessThan(worst, 1e-12, "portable \(portable): \(filters) filters × \(channels) channels × \(length) taps, \(samples) samples")
         }
     }
 }
