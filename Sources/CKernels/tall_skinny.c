@@ -34,14 +34,17 @@
     static void khatri_rao_portable_##SUFFIX(const T *X, ptrdiff_t first, ptrdiff_t rows, ptrdiff_t K,            \
                                              const T *A, const T *B, ptrdiff_t J, ptrdiff_t R, T *M) {             \
         T *product = malloc((size_t)(R > 0 ? R : 1) * sizeof(T));                                                  \
+        double *total = calloc((size_t)(K * R) + 1, sizeof(double));                                               \
         for (ptrdiff_t row = first; row < first + rows; row++) {                                                   \
             const T *a = A + (row / J) * R, *b = B + (row % J) * R;                                                \
             for (ptrdiff_t r = 0; r < R; r++) product[r] = a[r] * b[r];                                            \
             for (ptrdiff_t k = 0; k < K; k++) {                                                                    \
                 T x = X[(row - first) * K + k];                                                                    \
-                for (ptrdiff_t r = 0; r < R; r++) M[k * R + r] += x * product[r];                                  \
+                for (ptrdiff_t r = 0; r < R; r++) total[k * R + r] += (double)(x * product[r]);                    \
             }                                                                                                      \
         }                                                                                                          \
+        for (ptrdiff_t i = 0; i < K * R; i++) M[i] += (T)total[i];                                                 \
+        free(total);                                                                                               \
         free(product);                                                                                             \
     }
 
@@ -60,7 +63,9 @@ PORTABLE_KERNELS(float, s)
 
 #ifdef NFX_HAS_X86
 
-enum { BLOCK_ROWS = 3, PREFETCH_BLOCKS = 8 };
+// The second kernel's sums run over every row of the call (hundreds of thousands): its panels are added into
+// Float64 totals every FLUSH_BLOCKS blocks, so that a Float32 fit does not lose digits to one long running sum.
+enum { BLOCK_ROWS = 3, PREFETCH_BLOCKS = 8, FLUSH_BLOCKS = 64 };
 
 #define AVX2_KERNELS(T, SUFFIX, VEC, LANES, LOAD, STORE, BROADCAST, FMADD, ZERO)                                    \
     enum { PANEL_##SUFFIX = 3 * LANES };                                                                           \
@@ -158,10 +163,15 @@ enum { BLOCK_ROWS = 3, PREFETCH_BLOCKS = 8 };
         T *panels = calloc((size_t)(padded * K) + 1, sizeof(T));                                                   \
         T *products = calloc((size_t)(BLOCK_ROWS * padded) + 1, sizeof(T));                                        \
         T *last = calloc((size_t)(BLOCK_ROWS * K) + 1, sizeof(T));                                                 \
+        double *totals = calloc((size_t)(padded * K) + 1, sizeof(double));                                         \
         ptrdiff_t blockSize = BLOCK_ROWS * K, end = rows * K;                                                      \
         for (ptrdiff_t row = 0; row < rows; row += BLOCK_ROWS) {                                                   \
             int count = rows - row < BLOCK_ROWS ? (int)(rows - row) : BLOCK_ROWS;                                  \
             const T *x = X + row * K;                                                                              \
+            if (row > 0 && (row / BLOCK_ROWS) % FLUSH_BLOCKS == 0) {                                               \
+                for (ptrdiff_t i = 0; i < padded * K; i++) totals[i] += panels[i];                                 \
+                memset(panels, 0, (size_t)(padded * K) * sizeof(T));                                               \
+            }                                                                                                      \
             if (count < BLOCK_ROWS) {                                                                              \
                 memcpy(last, x, (size_t)(count * K) * sizeof(T));                                                  \
                 x = last;                                                                                          \
@@ -189,13 +199,15 @@ enum { BLOCK_ROWS = 3, PREFETCH_BLOCKS = 8 };
                 }                                                                                                  \
             }                                                                                                      \
         }                                                                                                          \
+        for (ptrdiff_t i = 0; i < padded * K; i++) totals[i] += panels[i];                                         \
         for (ptrdiff_t start = 0; start < padded; start += PANEL_##SUFFIX) {                                       \
             ptrdiff_t width = padded - start < PANEL_##SUFFIX ? padded - start : PANEL_##SUFFIX;                   \
             ptrdiff_t valid = R - start < width ? R - start : width;                                               \
-            const T *panel = panels + start * K;                                                                   \
+            const double *panel = totals + start * K;                                                              \
             for (ptrdiff_t k = 0; k < K; k++)                                                                      \
-                for (ptrdiff_t c = 0; c < valid; c++) M[k * R + start + c] += panel[k * width + c];                \
+                for (ptrdiff_t c = 0; c < valid; c++) M[k * R + start + c] += (T)panel[k * width + c];             \
         }                                                                                                          \
+        free(totals);                                                                                              \
         free(last);                                                                                                \
         free(products);                                                                                            \
         free(panels);                                                                                              \
