@@ -382,7 +382,7 @@ def ground_truth_workload(args):
     out = os.path.join(args.data, "spikesort-si_4ch_5units_30s.spikesort.h5")
     rows = []
     print(f"  {path}", flush=True)
-    for name, extra in (("nfx `--no-filter`", ["--no-filter"]), ("nfx (default band-pass 300–6000 Hz)", [])):
+    for name, extra in (("nfx `--no-filter`", ["--no-filter"]), ("nfx (default band-pass 150–6000 Hz)", [])):
         run = nfx_sort(args.nfx, path + ":/data", out, extra, truth, path, rate)
         print(f"    {name}: {fs(run['seconds'])}, {run['units']} units, accuracy {fmt_units(run['accuracy'])}, peak "
               f"{run['peak_kib'] / 1024:.0f} MiB", flush=True)
@@ -603,8 +603,10 @@ def notes_for(r, busy_start, busy_end, cores):
         "since the file also holds the 4 × 2 `/channel_locations`.",
         f"nfx on the 4-channel recording: peak memory {memory_text(g['rows'][0]['peak_kib'])} with `--no-filter`, "
         f"{memory_text(g['rows'][1]['peak_kib'])} with the band-pass (30 s, 4 × 900,000 float32 samples).",
-        "The 10 kHz simulations are unfiltered white noise plus waveforms. nfx's default band is 300–6000 Hz; its "
-        "upper edge is at or above Nyquist (5 kHz), so nfx high-passes at 300 Hz only. The `--no-filter` rows "
+        "The 10 kHz simulations are unfiltered white noise plus waveforms. nfx's default band is 150–6000 Hz "
+        "(order 1 at the lower edge, 5 at the upper); its upper edge is at or above Nyquist (5 kHz), so nfx high-passes "
+        "at 150 Hz (order 1) "
+        "only. The `--no-filter` rows "
         "sort the data as simulated. The true-waveform rows give nfx the truth's `/truth/waveforms` (3 × 1 × 30, "
         "each scaled to unit norm) as `/filters` of a small HDF5 file with `--dictionary` and `--no-filter`, since "
         "the waveforms describe the unfiltered data: what nfx's coding reaches when the waveforms are exact.",

@@ -52,12 +52,20 @@ public struct SecondOrderSection: Sendable, Equatable {
 /// The default order is 5, SpikeInterface's `bandpass_filter` default (`filter_order=5`, Butterworth, SOS,
 /// forward-backward); the zero-phase response is the square of the single-pass one, so the effective order is 10
 /// and each band edge is at −6 dB (gain ½) after filtering.
+///
+/// The lower edge may have an order of its own (`lowEdgeOrder`): the filter is then an order-`lowEdgeOrder`
+/// Butterworth high-pass at `low` followed by an order-`order` Butterworth low-pass at `high` (SciPy's two
+/// `butter(…, btype="highpass" / "lowpass", output="sos")` arrays stacked), which is how the spike sorter keeps the
+/// spikes' low frequencies with a gentle high-pass while cutting the noise above the band steeply.
 public struct ButterworthBandpass: Sendable, Equatable {
     public static let defaultOrder = 5
     public static let defaultLow = 300.0
     public static let defaultHigh = 6000.0
 
+    /// Order of the band-pass, or of the low-pass at `high` when the lower edge has an order of its own.
     public let order: Int
+    /// Order of the high-pass at `low`; equal to `order` for a plain band-pass.
+    public let lowEdgeOrder: Int
     /// Lower −3 dB edge of one pass, in Hz.
     public let low: Double
     /// Upper −3 dB edge of one pass, in Hz; nil when the filter is a high-pass because the requested upper edge was
@@ -67,14 +75,20 @@ public struct ButterworthBandpass: Sendable, Equatable {
     /// The cascade, first section first; the first section carries the overall gain.
     public let sections: [SecondOrderSection]
 
-    public init(order: Int = ButterworthBandpass.defaultOrder, low: Double = ButterworthBandpass.defaultLow,
-                high: Double = ButterworthBandpass.defaultHigh, samplingRate: Double) throws {
+    public init(order: Int = ButterworthBandpass.defaultOrder, lowEdgeOrder: Int? = nil,
+                low: Double = ButterworthBandpass.defaultLow, high: Double = ButterworthBandpass.defaultHigh,
+                samplingRate: Double) throws {
         guard samplingRate > 0, samplingRate.isFinite else {
             throw SpikeSortingError.nonPositiveSamplingRate(samplingRate)
         }
         guard order >= 1 else {
             throw SpikeSortingError.invalidOption(flag: "--filter-order",
                                                   message: "--filter-order must be at least 1, got \(order)")
+        }
+        let lowEdgeOrder = lowEdgeOrder ?? order
+        guard lowEdgeOrder >= 1 else {
+            throw SpikeSortingError.invalidOption(flag: "--low-edge-order",
+                                                  message: "--low-edge-order must be at least 1, got \(lowEdgeOrder)")
         }
         let nyquist = samplingRate / 2
         guard low > 0, low.isFinite, !high.isNaN, low < high else {
@@ -87,21 +101,26 @@ public struct ButterworthBandpass: Sendable, Equatable {
                     + "\(nyquist) Hz (half the sampling rate \(samplingRate) Hz)")
         }
         self.order = order
+        self.lowEdgeOrder = lowEdgeOrder
         self.low = low
         self.samplingRate = samplingRate
         if high < nyquist {
             self.high = high
-            sections = Self.design(order: order, normalizedEdges: [low / nyquist, high / nyquist])
+            sections = lowEdgeOrder == order
+                ? Self.design(order: order, normalizedEdges: [low / nyquist, high / nyquist])
+                : Self.design(order: lowEdgeOrder, normalizedEdges: [low / nyquist])
+                    + Self.design(order: order, normalizedEdges: [high / nyquist], lowPass: true)
         } else {
             self.high = nil
-            sections = Self.design(order: order, normalizedEdges: [low / nyquist])
+            sections = Self.design(order: lowEdgeOrder, normalizedEdges: [low / nyquist])
         }
     }
 
     // MARK: Design
 
-    /// SOS for edges given as fractions of Nyquist: two edges → band-pass, one → high-pass.
-    private static func design(order: Int, normalizedEdges: [Double]) -> [SecondOrderSection] {
+    /// SOS for edges given as fractions of Nyquist: two edges → band-pass, one → high-pass (low-pass with
+    /// `lowPass`).
+    private static func design(order: Int, normalizedEdges: [Double], lowPass: Bool = false) -> [SecondOrderSection] {
         // As SciPy's `iirfilter`: work at fs = 2, so the bilinear transform's 2·fs is 4 and an edge at fraction w
         // of Nyquist pre-warps to 4·tan(π·w/2).
         let doubledRate = 4.0
@@ -125,6 +144,11 @@ public struct ButterworthBandpass: Sendable, Equatable {
             poles = zip(scaled, offsets).map { $0 + $1 } + zip(scaled, offsets).map { $0 - $1 }
             zeros = Array(repeating: Complex(0, 0), count: order)
             gain = pow(bandwidth, Double(order))
+        } else if lowPass {
+            // Scaled low-pass: s → s/ω; the zeros stay at infinity.
+            poles = prototype.map { $0 * warped[0] }
+            zeros = []
+            gain = pow(warped[0], Double(order))
         } else {
             // Low-pass → high-pass: s → ω/s; the zeros at infinity move to the origin.
             poles = prototype.map { Complex(warped[0], 0) / $0 }

@@ -74,13 +74,16 @@ struct SpikesortCommand: ParsableCommand {
     var chunk: Double = 60
 
     @Option(help: ArgumentHelp("Band-pass edges in Hz.", valueName: "low-high"))
-    var band: String = "300-6000"
+    var band: String = "\(Int(Preprocessing.defaultLow))-\(Int(Preprocessing.defaultHigh))"
 
     @Flag(help: "Skip the band-pass (the data is already filtered).")
     var noFilter = false
 
-    @Option(help: "Butterworth order of the band-pass.")
-    var filterOrder: Int = ButterworthBandpass.defaultOrder
+    @Option(help: "Butterworth order of the band's upper edge (a low-pass), applied forward and backward.")
+    var filterOrder: Int = Preprocessing.defaultFilterOrder
+
+    @Option(help: "Butterworth order of the band's lower edge (a high-pass): low keeps the spikes' shape; --band 300-6000 --low-edge-order 5 is SpikeInterface's bandpass_filter.")
+    var lowEdgeOrder: Int = Preprocessing.defaultLowEdgeOrder
 
     @Flag(help: "Subtract the median over channels at every sample (for probes with many channels).")
     var commonReference = false
@@ -111,6 +114,7 @@ struct SpikesortCommand: ParsableCommand {
         guard refine >= 0 && refine.isFinite else { throw ValidationError("--refine must be ≥ 0 seconds, got \(refine)") }
         guard maxIter >= 1 else { throw ValidationError("--max-iter must be at least 1, got \(maxIter)") }
         guard filterOrder >= 1 else { throw ValidationError("--filter-order must be at least 1, got \(filterOrder)") }
+        guard lowEdgeOrder >= 1 else { throw ValidationError("--low-edge-order must be at least 1, got \(lowEdgeOrder)") }
         _ = try bandEdges()
         if let window, window < 2 { throw ValidationError("--window must be at least 2, got \(window)") }
         if dictionary != nil && (filters != nil || filterLength != nil) {
@@ -146,7 +150,8 @@ struct SpikesortCommand: ParsableCommand {
         let (low, high) = try bandEdges()
         let reporter = options.reporter
 
-        let preprocessing = Preprocessing(low: low, high: high, filterOrder: filterOrder, bandPass: !noFilter,
+        let preprocessing = Preprocessing(low: low, high: high, filterOrder: filterOrder, lowEdgeOrder: lowEdgeOrder,
+                                          bandPass: !noFilter,
                                           commonMedianReference: commonReference,
                                           whitening: !noWhitening && channels > 1, threads: options.threadCount)
         let settings = SpikeSortingOptions(
@@ -192,6 +197,7 @@ struct SpikesortCommand: ParsableCommand {
         provenance.record("max_iter", maxIter)
         provenance.record("band", noFilter ? "none" : band)
         provenance.record("filter_order", filterOrder)
+        provenance.record("low_edge_order", lowEdgeOrder)
         provenance.record("common_reference", commonReference ? 1 : 0)
         provenance.record("whitening", whitening != nil ? 1 : 0)
         provenance.record("window", window ?? max(1 << 15, 8 * result.dictionary.length))

@@ -51,6 +51,33 @@ final class PreprocessingTests: XCTestCase {
 
     // MARK: Butterworth design and zero-phase filtering
 
+    func testASeparateLowEdgeOrderStacksSciPysHighPassAndLowPass() throws {
+        // numpy.vstack([scipy.signal.butter(1, 150, btype="highpass", fs=30000, output="sos"),
+        //               scipy.signal.butter(5, 6000, btype="lowpass", fs=30000, output="sos")]), SciPy 1.17.1.
+        let expected: [[Double]] = [
+            [0.9845337085968967, -0.9845337085968967, 0.0, 1.0, -0.9690674171937933, 0.0],
+            [0.02193962068846417, 0.04387924137692834, 0.02193962068846417, 1.0, -0.15838444032453627, 0.0],
+            [1.0, 2.0, 1.0, 1.0, -0.3492860258606905, 0.13031332327594414],
+            [1.0, 1.0, 0.0, 1.0, -0.4776547730940111, 0.5457233155094577],
+        ]
+        let filter = try ButterworthBandpass(order: 5, lowEdgeOrder: 1, low: 150, high: 6000, samplingRate: 30000)
+        XCTAssertEqual(filter.sections.count, expected.count)
+        for (section, row) in zip(filter.sections, expected) {
+            for (value, reference) in zip(section.coefficients, row) {
+                XCTAssertEqual(value, reference, accuracy: 1e-10 * max(1, abs(reference)))
+            }
+        }
+        // Each edge at −3 dB for one pass, as the two filters it stacks.
+        XCTAssertEqual(filter.gain(at: 150), 0.5.squareRoot(), accuracy: 1e-3)
+        XCTAssertEqual(filter.gain(at: 6000), 0.5.squareRoot(), accuracy: 1e-3)
+        // Equal orders are the plain band-pass; above Nyquist only the lower edge's order matters.
+        XCTAssertEqual(try ButterworthBandpass(order: 3, lowEdgeOrder: 3, low: 300, high: 6000, samplingRate: 30000),
+                       try ButterworthBandpass(order: 3, low: 300, high: 6000, samplingRate: 30000))
+        XCTAssertEqual(try ButterworthBandpass(order: 5, lowEdgeOrder: 2, low: 300, high: 6000, samplingRate: 10000).sections,
+                       try ButterworthBandpass(order: 2, low: 300, high: 6000, samplingRate: 10000).sections)
+        XCTAssertThrowsError(try ButterworthBandpass(order: 5, lowEdgeOrder: 0, samplingRate: 30000))
+    }
+
     func testSectionsMatchSciPyButter() throws {
         let reference = try reference()
         XCTAssertEqual(reference.designs.count, 4)
@@ -391,7 +418,10 @@ final class PreprocessingTests: XCTestCase {
         let recording = correlatedGaussian(channels: channels, samples: samples, seed: 30)
         let result = try Preprocessing().run(recording, channels: channels, samples: samples, samplingRate: rate)
 
-        let filter = try ButterworthBandpass(samplingRate: rate)
+        let filter = try ButterworthBandpass(order: Preprocessing.defaultFilterOrder,
+                                             lowEdgeOrder: Preprocessing.defaultLowEdgeOrder,
+                                             low: Preprocessing.defaultLow, high: Preprocessing.defaultHigh,
+                                             samplingRate: rate)
         var expected = filter.filtered(recording, channels: channels, samples: samples)
         CommonMedianReference.apply(&expected, channels: channels, samples: samples)
         let whitening = try SpatialWhitening(fitting: expected, channels: channels, samples: samples)
