@@ -214,11 +214,21 @@ enum UnitDiscovery {
         struct Test { var ratio: Double; var separate: Bool; var shift: Int; var moved: Events.Moved? }
         var clusters = clusters
         let L = events.snippets.columns / K
+        var means = clusters.map { events.mean($0) }
         // Tests of every pair (a < b), kept until a merge changes one of the two.
         var tests: [[Test?]] = []
         func test(_ a: Int, _ b: Int) throws -> Test {
-            let shift = bestShift(events.mean(clusters[a]), events.mean(clusters[b]), channels: K, length: L,
-                                  maximum: maximumShift)
+            let shift = bestShift(means[a], means[b], channels: K, length: L, maximum: maximumShift)
+            let separation = try separationInSpreads(means[a], means[b], shift: shift, firstMembers: clusters[a],
+                                                     secondMembers: clusters[b], events: events, channels: K,
+                                                     length: L)
+            // The dip test also asks for enough events near each median to call a dip significant, which a small
+            // cluster may lack however far it lies: those pairs are always tested.
+            if separation > clearSeparation && min(clusters[a].count, clusters[b].count) >= EventClustering.minimumGroup {
+                // Ranked below every tested pair, and among themselves by how far apart they are, for the merges
+                // a unit count forces.
+                return Test(ratio: -separation, separate: true, shift: shift, moved: nil)
+            }
             let moved = shift == 0 ? nil : try events.shifted(clusters[b], by: shift, recording: y, channels: K, samples: N)
             let result = EventClustering.dipTest(EventClustering.rows(clusters[a], of: events.features),
                                                  moved?.features ?? EventClustering.rows(clusters[b], of: events.features))
@@ -238,13 +248,19 @@ enum UnitDiscovery {
                 }
             }
             guard let (a, b, merged) = chosen, target == nil || mustMerge else { break }
-            trace.append(String(format: "merged clusters of %d and %d events (dip %.2f%@%@)", clusters[a].count,
-                                clusters[b].count, merged.ratio,
+            trace.append(String(format: "merged clusters of %d and %d events (%@%@%@)", clusters[a].count,
+                                clusters[b].count, merged.ratio < 0 ? String(format: "%.0f spreads apart", -merged.ratio)
+                                    : String(format: "dip %.2f", merged.ratio),
                                 merged.shift == 0 ? "" : ", the second moved by \(merged.shift) samples",
                                 merged.separate ? ", separate but over the unit count" : ""))
-            if let moved = merged.moved { events.replace(clusters[b], with: moved) }
+            if let moved = try merged.moved ?? (merged.shift == 0 ? nil
+                : events.shifted(clusters[b], by: merged.shift, recording: y, channels: K, samples: N)) {
+                events.replace(clusters[b], with: moved)
+            }
             clusters[a] += clusters[b]
             clusters.remove(at: b)
+            means[a] = events.mean(clusters[a])
+            means.remove(at: b)
             tests.remove(at: b)
             for row in tests.indices { tests[row].remove(at: b) }
             for other in clusters.indices where other != a {
@@ -254,6 +270,38 @@ enum UnitDiscovery {
         }
         return clusters
     }
+
+    /// The distance between two clusters' mean features (the second's mean spike moved by `shift`) in robust
+    /// spreads of their events along the line through them. Beyond `clearSeparation` the dip test's midpoint
+    /// window (half a spread wide) lies six spreads from either median, so the test could only call the pair
+    /// separate with a ratio of 0; `merge` then skips it, and with it cutting the second cluster's events again
+    /// at the shift, which was most of the merging's time (the many pairs of clusters of different units).
+    static func separationInSpreads(_ first: [Double], _ second: [Double], shift: Int, firstMembers: [Int],
+                                    secondMembers: [Int], events: Events, channels K: Int,
+                                    length L: Int) throws -> Double {
+        var moved = [Double](repeating: 0, count: K * L)
+        for k in 0..<K {
+            for t in max(0, -shift)..<min(L, L - shift) { moved[k * L + t] = second[k * L + t + shift] }
+        }
+        let meanFeatures = try EventClustering.features(Matrix(rows: 2, columns: K * L, elements: first + moved),
+                                                        channels: K, basis: events.basis)
+        let D = meanFeatures.columns
+        let direction = (0..<D).map { meanFeatures.elements[D + $0] - meanFeatures.elements[$0] }
+        let distance = direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        guard distance > 0 else { return 0 }
+        func deviations(_ members: [Int]) -> [Double] {
+            let projections = members.map { member in
+                (0..<D).reduce(0) { $0 + direction[$1] * events.features.elements[member * D + $1] } / distance
+            }
+            let centre = SpikeAssignment.median(projections)
+            return projections.map { abs($0 - centre) }
+        }
+        let spread = 1.4826 * SpikeAssignment.median(deviations(firstMembers) + deviations(secondMembers))
+        return distance / max(spread, 1)
+    }
+
+    /// See `separationInSpreads`.
+    static let clearSeparation = 12.0
 
     /// The shift s (|s| ≤ `maximum`) of `second` that best lines it up with `first`: the largest
     /// Σ first[k, t] · second[k, t + s].
