@@ -224,7 +224,7 @@ enum UnitDiscovery {
                                                      length: L)
             // The dip test also asks for enough events near each median to call a dip significant, which a small
             // cluster may lack however far it lies: those pairs are always tested.
-            if separation > clearSeparation && min(clusters[a].count, clusters[b].count) >= EventClustering.minimumGroup {
+            if separation > clearSeparation && min(clusters[a].count, clusters[b].count) >= clearSeparationEvents {
                 // Ranked below every tested pair, and among themselves by how far apart they are, for the merges
                 // a unit count forces.
                 return Test(ratio: -separation, separate: true, shift: shift, moved: nil)
@@ -272,10 +272,12 @@ enum UnitDiscovery {
     }
 
     /// The distance between two clusters' mean features (the second's mean spike moved by `shift`) in robust
-    /// spreads of their events along the line through them. Beyond `clearSeparation` the dip test's midpoint
-    /// window (half a spread wide) lies six spreads from either median, so the test could only call the pair
-    /// separate with a ratio of 0; `merge` then skips it, and with it cutting the second cluster's events again
-    /// at the shift, which was most of the merging's time (the many pairs of clusters of different units).
+    /// spreads of their events along the line through them, or 0 when any event lies in the middle half of that
+    /// segment (the second cluster's events taken unshifted, moved along the line by what the shift moves their
+    /// mean). Beyond `clearSeparation` with that middle empty, the dip test's midpoint window (half a spread
+    /// wide, around the midpoint of the medians) holds no event, so the test could only call the pair separate
+    /// with a ratio of 0; `merge` then skips it, and with it cutting the second cluster's events again at the
+    /// shift, which was most of the merging's time (the many pairs of clusters of different units).
     static func separationInSpreads(_ first: [Double], _ second: [Double], shift: Int, firstMembers: [Int],
                                     secondMembers: [Int], events: Events, channels K: Int,
                                     length L: Int) throws -> Double {
@@ -283,25 +285,47 @@ enum UnitDiscovery {
         for k in 0..<K {
             for t in max(0, -shift)..<min(L, L - shift) { moved[k * L + t] = second[k * L + t + shift] }
         }
-        let meanFeatures = try EventClustering.features(Matrix(rows: 2, columns: K * L, elements: first + moved),
-                                                        channels: K, basis: events.basis)
-        let D = meanFeatures.columns
-        let direction = (0..<D).map { meanFeatures.elements[D + $0] - meanFeatures.elements[$0] }
+        let means = try EventClustering.features(Matrix(rows: 3, columns: K * L, elements: first + moved + second),
+                                                 channels: K, basis: events.basis)
+        let D = means.columns
+        let direction = (0..<D).map { means.elements[D + $0] - means.elements[$0] }
         let distance = direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
         guard distance > 0 else { return 0 }
-        func deviations(_ members: [Int]) -> [Double] {
-            let projections = members.map { member in
-                (0..<D).reduce(0) { $0 + direction[$1] * events.features.elements[member * D + $1] } / distance
-            }
-            let centre = SpikeAssignment.median(projections)
-            return projections.map { abs($0 - centre) }
+        func project(_ row: UnsafePointer<Double>) -> Double {
+            var sum = 0.0
+            for d in 0..<D { sum += direction[d] * row[d] }
+            return sum / distance
         }
-        let spread = 1.4826 * SpikeAssignment.median(deviations(firstMembers) + deviations(secondMembers))
+        let (firstMean, movedMean, secondMean) = means.elements.withUnsafeBufferPointer {
+            (project($0.baseAddress!), project($0.baseAddress! + D), project($0.baseAddress! + 2 * D))
+        }
+        let projections = events.features.elements.withUnsafeBufferPointer { features in
+            (firstMembers.map { project(features.baseAddress! + $0 * D) },
+             secondMembers.map { project(features.baseAddress! + $0 * D) + movedMean - secondMean })
+        }
+        let middle = (firstMean + 0.25 * distance)...(firstMean + 0.75 * distance)
+        guard !projections.0.contains(where: middle.contains), !projections.1.contains(where: middle.contains) else {
+            return 0
+        }
+        func deviations(_ values: [Double]) -> [Double] {
+            let centre = SpikeAssignment.median(values)
+            return values.map { abs($0 - centre) }
+        }
+        let (firstDeviations, secondDeviations) = (deviations(projections.0), deviations(projections.1))
+        let spread = 1.4826 * SpikeAssignment.median(firstDeviations + secondDeviations)
+        // The test also needs a peak at each median to call a dip significant (a diffuse cluster has none): twice
+        // the four events it asks for, against the approximation of the second cluster's events.
+        let half = 0.5 * spread
+        guard firstDeviations.filter({ $0 <= half }).count >= 8, secondDeviations.filter({ $0 <= half }).count >= 8 else {
+            return 0
+        }
         return distance / max(spread, 1)
     }
 
-    /// See `separationInSpreads`.
+    /// See `separationInSpreads`: the spreads, and the fewest events in either cluster (smaller ones, often
+    /// diffuse, are always tested).
     static let clearSeparation = 12.0
+    static let clearSeparationEvents = 50
 
     /// The shift s (|s| ≤ `maximum`) of `second` that best lines it up with `first`: the largest
     /// Σ first[k, t] · second[k, t + s].

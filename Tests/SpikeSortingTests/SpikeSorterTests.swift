@@ -195,6 +195,58 @@ final class UnitDiscoveryTests: XCTestCase {
     }
 }
 
+final class MergeShortcutTests: XCTestCase {
+    /// `n` one-channel snippets of length 30: `shape` plus unit-variance noise.
+    func snippets(_ shape: [Double], count n: Int, using generator: inout SeededGenerator) -> [Double] {
+        (0..<n).flatMap { _ in shape.map { $0 + generator.normal() } }
+    }
+
+    func trough(at centre: Double, depth: Double) -> [Double] {
+        (0..<30).map { -depth * exp(-0.5 * pow((Double($0) - centre) / 2, 2)) }
+    }
+
+    func events(_ groups: [[Double]]) throws -> UnitDiscovery.Events {
+        let rows = groups.reduce(0) { $0 + $1.count } / 30
+        let matrix = Matrix(rows: rows, columns: 30, elements: groups.flatMap { $0 })
+        let basis = try EventClustering.temporalBasis(matrix, channels: 1, length: 30, lead: 10)
+        return UnitDiscovery.Events(starts: Array(0..<rows), snippets: matrix,
+                                    features: try EventClustering.features(matrix, channels: 1, basis: basis),
+                                    basis: basis)
+    }
+
+    func testPairsItSkipsAreOnesTheDipTestCallsSeparateAndItSkipsNoOthers() throws {
+        var generator = SeededGenerator(seed: 11)
+        let (first, second) = (Array(0..<100), Array(100..<200))
+        // Two units with troughs 8 samples apart: far beyond 12 spreads, and the dip test agrees (ratio 0).
+        let apart = try events([snippets(trough(at: 10, depth: 12), count: 100, using: &generator),
+                                snippets(trough(at: 18, depth: 12), count: 100, using: &generator)])
+        let far = try UnitDiscovery.separationInSpreads(apart.mean(first), apart.mean(second), shift: 0,
+                                                        firstMembers: first, secondMembers: second, events: apart,
+                                                        channels: 1, length: 30)
+        XCTAssertGreaterThan(far, UnitDiscovery.clearSeparation)
+        let dip = EventClustering.dipTest(EventClustering.rows(first, of: apart.features),
+                                          EventClustering.rows(second, of: apart.features))
+        XCTAssertEqual(dip.ratio, 0)
+        XCTAssertTrue(dip.separate)
+        // One unit cut in two halves: nowhere near, so the dip test decides.
+        let together = try events([snippets(trough(at: 10, depth: 12), count: 200, using: &generator)])
+        let near = try UnitDiscovery.separationInSpreads(together.mean(first), together.mean(second), shift: 0,
+                                                         firstMembers: first, secondMembers: second,
+                                                         events: together, channels: 1, length: 30)
+        XCTAssertLessThan(near, UnitDiscovery.clearSeparation)
+        // Events between two far clusters (a bridge of intermediate shapes): the middle is not empty, so 0.
+        var bridge = snippets(trough(at: 10, depth: 12), count: 100, using: &generator)
+            + snippets(trough(at: 18, depth: 12), count: 100, using: &generator)
+        bridge += snippets(zip(trough(at: 10, depth: 6), trough(at: 18, depth: 6)).map { $0 + $1 }, count: 5,
+                           using: &generator)
+        let bridged = try events([bridge])
+        let withMiddle = try UnitDiscovery.separationInSpreads(bridged.mean(first), bridged.mean(second), shift: 0,
+                                                               firstMembers: first, secondMembers: second + Array(200..<205),
+                                                               events: bridged, channels: 1, length: 30)
+        XCTAssertEqual(withMiddle, 0)
+    }
+}
+
 final class EventClusteringTests: XCTestCase {
     /// n points of dimension d around `centre` with unit-variance Gaussian noise.
     func blob(_ n: Int, centre: [Double], using generator: inout SeededGenerator) -> [[Double]] {
