@@ -237,7 +237,12 @@ enum SpikeAssignment {
         let peaks: [Double]
         let troughs: [Int]
         var centres: [Double] = []
-        var spreads: [Double] = []
+        var spreads: [Double] = [] {
+            didSet { logSpreads = spreads.map { log($0) } }
+        }
+        /// log of each spread, the amplitude prior's normalising term, kept so that the pair search (millions of
+        /// candidate pairs) takes no logarithms.
+        private(set) var logSpreads: [Double] = []
 
         init(_ dictionary: ConvolutionalDictionary, samples: Int, shiftRange: Int) {
             let (h, filters, channels, length) = (dictionary.weights, dictionary.filters, dictionary.channels,
@@ -348,7 +353,7 @@ enum SpikeAssignment {
 
         func priorCost(_ c: Int, amplitude: Double) -> Double {
             let z = (amplitude - centres[c]) / spreads[c]
-            return 0.5 * z * z + log(spreads[c])
+            return 0.5 * z * z + logSpreads[c]
         }
 
         /// The best placement whose trough lies within `shiftRange` of `trough`; nil if none has a positive
