@@ -303,7 +303,9 @@ enum SpikeAssignment {
                 highs[c] = min(N - L, trough - troughs[c] + reach)
             }
             let stride = 2 * reach + 1
-            var best: (cost: Double, spikes: [CodedEvent])?
+            // The best pair so far as plain values: an array per improvement would allocate in the innermost loop.
+            var bestCost = Double.infinity
+            var bestPair = (a: 0, p: 0, amplitudeA: 0.0, b: 0, q: 0, amplitudeB: 0.0)
             withUnsafeTemporaryAllocation(of: Double.self, capacity: filters * stride) { table in
                 h.withUnsafeBufferPointer { h in
                     residual.withUnsafeBufferPointer { residual in
@@ -338,9 +340,9 @@ enum SpikeAssignment {
                                     let cost = -0.5 * (amplitudeA * ba + amplitudeB * bb)
                                         + priorCost(a, amplitude: amplitudeA) + priorCost(b, amplitude: amplitudeB)
                                         + spikeCost[amplitudeA < amplitudeB ? a : b]
-                                    if cost < best?.cost ?? .infinity {
-                                        best = (cost, [CodedEvent(position: p, filter: a, amplitude: amplitudeA),
-                                                       CodedEvent(position: q, filter: b, amplitude: amplitudeB)])
+                                    if cost < bestCost {
+                                        bestCost = cost
+                                        bestPair = (a, p, amplitudeA, b, q, amplitudeB)
                                     }
                                 }
                             }
@@ -348,7 +350,9 @@ enum SpikeAssignment {
                     }
                 }
             }
-            return best
+            guard bestCost < .infinity else { return nil }
+            return (bestCost, [CodedEvent(position: bestPair.p, filter: bestPair.a, amplitude: bestPair.amplitudeA),
+                               CodedEvent(position: bestPair.q, filter: bestPair.b, amplitude: bestPair.amplitudeB)])
         }
 
         func priorCost(_ c: Int, amplitude: Double) -> Double {
