@@ -61,6 +61,15 @@ PEER_NAMES = {"spykingcircus2": "SpyKING CIRCUS 2", "tridesclous2": "Tridesclous
 # of its internal sorters and is not installed).
 PEER_MODULES = {"spykingcircus2": ("numba", "hdbscan"), "tridesclous2": ("numba", "hdbscan", "sklearn"),
                 "mountainsort5": ("mountainsort5", "isosplit6")}
+# Kilosort 4 was tried by hand (see the note); it is not installed by requirements.txt.
+KILOSORT_NOTE = (
+    "Kilosort 4 is not in the table (`Scripts/bench/kilosort4_by_hand.py` repeats the trial). PyPI's "
+    '`kilosort` 4.1.7 installs (with torch 2.15.0 and the CUDA wheels torch pulls in: 6.1 GB, so it is '
+    "not in the bench's requirements), and on 2026-12-04 it was run by hand the same way as the peers "
+    '(`run_sorter("kilosort4", recording, torch_device="cpu")`, defaults, spikeinterface 0.105.3) on the '
+    '4-channel file and on seed 0. Both times it failed in its first detection step: no spike passed its '
+    'universal-template threshold (`extract_wPCA_wTEMP`: TruncatedSVD on 0 samples). Kilosort is designed'
+    ' for dense probes with many channels.')
 PEER_TIMEOUT = 600.0
 # Each peer sorts the whole recording twice in its child process: the first call is what one fresh process pays
 # (SpikeInterface's numba kernels compile on their first call and are not cached on disk); the repeat call runs
@@ -627,6 +636,7 @@ def notes_for(r, busy_start, busy_end, cores):
         "rate) with a probe (the 4-channel file's `/channel_locations`; a dummy one-contact probe at the origin for "
         "the single channel) and saved as a binary folder, untimed: `run_sorter` refuses a `NumpyRecording` "
         "(not serializable in spikeinterface 0.105).",
+        KILOSORT_NOTE,
         "Peers' calls: " + "; ".join(
             f"{PEER_NAMES[row['sorter']]} {label} {' then '.join(fs(t) for t in row['calls'])}"
             + ("" if row["repeat_same"] else
