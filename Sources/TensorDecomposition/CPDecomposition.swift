@@ -17,7 +17,7 @@ public enum CPDecomposition {
 
     /// The body of `fit`, specialised inside this module for Float and Double (see `TensorScalar`).
     static func fitInPrecision<T: TensorScalar>(_ data: inout [T], shape: [Int], options: CPOptions,
-                                                       progress: ((CPProgress) -> Void)?) throws -> CPResult {
+                                                progress: ((CPProgress) -> Void)?) throws -> CPResult {
         try validate(shape: shape, count: data.count, options: options)
         return try data.withUnsafeMutableBufferPointer { X in
             try fit(X, shape: shape, options: options, progress: progress)
@@ -39,7 +39,7 @@ public enum CPDecomposition {
     /// The fit on a buffer the caller owns. Entries are written only where they are NaN (the EM fill), so fits
     /// of complete data may share one buffer across threads.
     static func fit<T: TensorScalar>(_ X: UnsafeMutableBufferPointer<T>, shape: [Int], options: CPOptions,
-                                            progress: ((CPProgress) -> Void)?) throws -> CPResult {
+                                     progress: ((CPProgress) -> Void)?) throws -> CPResult {
         let scan = TensorScan(UnsafeBufferPointer(X))
         if options.method == .ncp && scan.negativeCount > 0 {
             throw TensorDecompositionError.negativeEntries(count: scan.negativeCount, minimum: scan.minimum)
@@ -59,8 +59,8 @@ public enum CPDecomposition {
     /// data's scan when the caller has one (an ensemble scans once for all its batches). The results equal those
     /// of separate fits up to rounding.
     static func fitTogether<T: TensorScalar>(_ X: UnsafeBufferPointer<T>, shape: [Int], options: CPOptions,
-                                                    members: [CPOptions], scan: TensorScan? = nil,
-                                                    progress: ((_ member: Int, CPProgress) -> Void)? = nil)
+                                             members: [CPOptions], scan: TensorScan? = nil,
+                                             progress: ((_ member: Int, CPProgress) -> Void)? = nil)
         throws -> [CPResult] {
         let scan = scan ?? TensorScan(X)
         precondition(scan.missing.isEmpty, "CPDecomposition.fitTogether: data with missing entries is fitted alone")

@@ -104,8 +104,8 @@ public enum CPEnsembleFitting {
     }
 
     static func fitInPrecision<T: TensorScalar>(_ data: inout [T], shape: [Int], method: CPOptions,
-                                                       options: CPEnsembleOptions,
-                                                       progress: ((String) -> Void)?) throws -> CPEnsemble {
+                                                options: CPEnsembleOptions,
+                                                progress: ((String) -> Void)?) throws -> CPEnsemble {
         guard options.replicates >= 1 else {
             throw TensorDecompositionError.invalidOption(flag: "--replicates", message: "--replicates must be at least 1, got \(options.replicates)")
         }

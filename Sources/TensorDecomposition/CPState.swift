@@ -93,7 +93,7 @@ struct CPState<T: TensorScalar> {
 
             // Pass 1: Y (I·J × R) = X_(IJ×K) · C, read in place a block of rows at a time (CKernels).
             let C = transposeRowMajor(stacked(mode: 2, active), rows: R, columns: K), Y = workspace.Y
-            _ = try splitOverRows(I * J) { _, first, count in
+            _ = try splitOverRows(I * J) { first, count in
                 C.withUnsafeBufferPointer { C in
                     T.timesSmall(source.pointer + first * K, rows: count, columns: K, C.baseAddress!,
                                  rank: R, into: Y + first * R)
@@ -107,7 +107,7 @@ struct CPState<T: TensorScalar> {
 
             // Pass 2: M2 (K × R) = X_(IJ×K)ᵀ · (A ⊙ B), the Khatri–Rao rows formed as they are used (CKernels).
             let B = transposeRowMajor(stacked(mode: 1, active), rows: R, columns: J)
-            let partials = try splitOverRows(I * J) { _, first, count -> [T] in
+            let partials = try splitOverRows(I * J) { first, count -> [T] in
                 var partial = [T](repeating: 0, count: K * R)
                 A.withUnsafeBufferPointer { A in
                     B.withUnsafeBufferPointer { B in
@@ -277,7 +277,7 @@ struct CPState<T: TensorScalar> {
     private func contractOverTime(B: [T], rank R: Int) throws -> [T] {
         let (I, J) = (dims[0], dims[1])
         let Y = SharedPointer(UnsafePointer(workspace.Y))
-        let blocks = try splitOverRows(I) { _, first, count -> [T] in
+        let blocks = try splitOverRows(I) { first, count -> [T] in
             var M = [T](repeating: 0, count: count * R)
             B.withUnsafeBufferPointer { B in
                 M.withUnsafeMutableBufferPointer { M in
@@ -299,7 +299,7 @@ struct CPState<T: TensorScalar> {
     private func contractOverUnits(A: [T], rank R: Int) throws -> [T] {
         let (I, J) = (dims[0], dims[1])
         let Y = SharedPointer(UnsafePointer(workspace.Y))
-        let blocks = try splitOverRows(J) { _, first, count -> [T] in
+        let blocks = try splitOverRows(J) { first, count -> [T] in
             var M = [T](repeating: 0, count: count * R)
             A.withUnsafeBufferPointer { A in
                 M.withUnsafeMutableBufferPointer { M in
@@ -317,22 +317,18 @@ struct CPState<T: TensorScalar> {
         return transposeRowMajor(Array(blocks.joined()), rows: J, columns: R)
     }
 
-    /// Runs `body` on a fixed number of row blocks of an (I·J)-row matrix, on up to `options.threads` threads
-    /// with single-threaded BLAS: OpenBLAS threads these skinny GEMMs poorly (measured ~1.5× slower than two
-    /// single-threaded halves). The blocks do not depend on the thread count, so neither do the results.
-    private func splitOverRows<Value>(_ rows: Int,
-                                      _ body: @escaping (_ block: Int, _ first: Int, _ count: Int) throws -> Value)
+    /// Runs `body` on a fixed number of row blocks of a `rows`-row range, on up to `options.threads` threads. The
+    /// blocks do not depend on the thread count, so neither do the results.
+    private func splitOverRows<Value>(_ rows: Int, _ body: @escaping (_ first: Int, _ count: Int) throws -> Value)
         throws -> [Value] {
         let blocks = min(Self.rowBlocks, max(1, rows))
         let workers = min(options.threads, blocks)
         let results = ConcurrentSlots<Result<Value, Error>>(count: blocks)
         let task = BlockTask(body: body)
-        withSingleThreadedBLAS {
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for block in stride(from: worker, to: blocks, by: workers) {
-                    let first = rows * block / blocks, end = rows * (block + 1) / blocks
-                    results.set(block, Result { try task.body(block, first, end - first) })
-                }
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for block in stride(from: worker, to: blocks, by: workers) {
+                let first = rows * block / blocks, end = rows * (block + 1) / blocks
+                results.set(block, Result { try task.body(first, end - first) })
             }
         }
         return try results.values.map { try $0!.get() }
@@ -349,7 +345,7 @@ struct CPState<T: TensorScalar> {
         let B = transposeRowMajor(factors[1], rows: R, columns: J)
         let C = transposeRowMajor(factors[2], rows: R, columns: K)
         let target = SharedMutablePointer(X.baseAddress!)
-        let parts = try splitOverRows(missing.count) { _, first, count -> (Double, Double) in
+        let parts = try splitOverRows(missing.count) { first, count -> (Double, Double) in
             var squaredChange = 0.0, squaresChange = 0.0
             var fibre = -1, fibreEnd = 0
             var ab = [T](repeating: 0, count: R)
@@ -413,5 +409,5 @@ final class CPWorkspace<T>: @unchecked Sendable {
 
 /// A block body shared with the workers; it writes only its own rows.
 struct BlockTask<Value>: @unchecked Sendable {
-    let body: (Int, Int, Int) throws -> Value
+    let body: (Int, Int) throws -> Value
 }
