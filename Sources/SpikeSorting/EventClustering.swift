@@ -112,6 +112,15 @@ enum EventClustering {
         return gathered
     }
 
+    /// The dip test's scale for two groups of projections: each group's median, its values' distances from that
+    /// median, and the pooled robust spread, 1.4826 × the median of all the distances (σ for Gaussian groups).
+    static func pooledSpread(_ first: [Double], _ second: [Double])
+        -> (medians: (Double, Double), deviations: ([Double], [Double]), spread: Double) {
+        let medians = (SpikeAssignment.median(first), SpikeAssignment.median(second))
+        let deviations = (first.map { abs($0 - medians.0) }, second.map { abs($0 - medians.1) })
+        return (medians, deviations, 1.4826 * SpikeAssignment.median(deviations.0 + deviations.1))
+    }
+
     /// The dip test of two groups of feature rows along the line through their means.
     static func dipTest(_ first: Matrix, _ second: Matrix) -> (ratio: Double, separate: Bool) {
         let D = first.columns
@@ -127,8 +136,8 @@ enum EventClustering {
             (0..<group.rows).map { row in (0..<D).reduce(0) { $0 + direction[$1] * group.elements[row * D + $1] } / norm }
         }
         let (a, b) = (project(first), project(second))
-        let (medianA, medianB) = (SpikeAssignment.median(a), SpikeAssignment.median(b))
-        let spread = 1.4826 * SpikeAssignment.median(a.map { abs($0 - medianA) } + b.map { abs($0 - medianB) })
+        let scale = pooledSpread(a, b)
+        let ((medianA, medianB), spread) = (scale.medians, scale.spread)
         let half = 0.5 * max(spread, .leastNormalMagnitude)
         let all = a + b
         func near(_ centre: Double) -> Double { Double(all.filter { abs($0 - centre) <= half }.count) }

@@ -63,9 +63,7 @@ public struct Preprocessing: Sendable, Equatable {
         guard threads >= 1 else {
             throw SpikeSortingError.invalidOption(flag: "--threads", message: "--threads must be at least 1, got \(threads)")
         }
-        let filter = bandPass
-            ? try ButterworthBandpass(order: filterOrder, lowEdgeOrder: lowEdgeOrder, low: low, high: high,
-                                        samplingRate: samplingRate) : nil
+        let filter = try bandPassFilter(samplingRate: samplingRate)
         var data = recording
         filter?.filter(&data, channels: channels, samples: samples, threads: threads)
         if commonMedianReference {
@@ -84,6 +82,12 @@ public struct Preprocessing: Sendable, Equatable {
 }
 
 extension Preprocessing {
+    /// The band-pass these settings describe, nil with `bandPass` off.
+    func bandPassFilter(samplingRate: Double) throws -> ButterworthBandpass? {
+        bandPass ? try ButterworthBandpass(order: filterOrder, lowEdgeOrder: lowEdgeOrder, low: low, high: high,
+                                           samplingRate: samplingRate) : nil
+    }
+
     /// Samples of recording either side of a stretch that the chain needs to give the stretch the values one
     /// pass over the whole recording would: 15 periods of the lower edge for the band-pass to settle (50 ms at
     /// 300 Hz, by when even an order-5 Butterworth's response has decayed by more than 10⁶; 100 ms at the default
@@ -97,11 +101,8 @@ extension Preprocessing {
     public func transform(_ data: inout [Double], channels: Int, samples: Int, samplingRate: Double,
                           whitening: SpatialWhitening?) throws {
         precondition(data.count == channels * samples, "Preprocessing.transform: \(data.count) values for \(channels) × \(samples)")
-        if bandPass {
-            let filter = try ButterworthBandpass(order: filterOrder, lowEdgeOrder: lowEdgeOrder, low: low, high: high,
-                                        samplingRate: samplingRate)
-            filter.filter(&data, channels: channels, samples: samples, threads: threads)
-        }
+        try bandPassFilter(samplingRate: samplingRate)?.filter(&data, channels: channels, samples: samples,
+                                                                 threads: threads)
         if commonMedianReference {
             CommonMedianReference.apply(&data, channels: channels, samples: samples, threads: threads)
         }

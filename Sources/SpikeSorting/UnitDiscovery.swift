@@ -215,6 +215,10 @@ enum UnitDiscovery {
         var clusters = clusters
         let L = events.snippets.columns / K
         var means = clusters.map { events.mean($0) }
+        /// Cluster b's events cut again `shift` samples later; nil for no shift.
+        func moved(_ b: Int, by shift: Int) throws -> Events.Moved? {
+            shift == 0 ? nil : try events.shifted(clusters[b], by: shift, recording: y, channels: K, samples: N)
+        }
         // Tests of every pair (a < b), kept until a merge changes one of the two.
         var tests: [[Test?]] = []
         func test(_ a: Int, _ b: Int) throws -> Test {
@@ -229,10 +233,10 @@ enum UnitDiscovery {
                 // a unit count forces.
                 return Test(ratio: -separation, separate: true, shift: shift, moved: nil)
             }
-            let moved = shift == 0 ? nil : try events.shifted(clusters[b], by: shift, recording: y, channels: K, samples: N)
+            let second = try moved(b, by: shift)
             let result = EventClustering.dipTest(EventClustering.rows(clusters[a], of: events.features),
-                                                 moved?.features ?? EventClustering.rows(clusters[b], of: events.features))
-            return Test(ratio: result.ratio, separate: result.separate, shift: shift, moved: moved)
+                                                 second?.features ?? EventClustering.rows(clusters[b], of: events.features))
+            return Test(ratio: result.ratio, separate: result.separate, shift: shift, moved: second)
         }
         for a in clusters.indices {
             tests.append(try clusters.indices.map { b in b > a ? try test(a, b) : nil })
@@ -253,10 +257,7 @@ enum UnitDiscovery {
                                     : String(format: "dip %.2f", merged.ratio),
                                 merged.shift == 0 ? "" : ", the second moved by \(merged.shift) samples",
                                 merged.separate ? ", separate but over the unit count" : ""))
-            if let moved = try merged.moved ?? (merged.shift == 0 ? nil
-                : events.shifted(clusters[b], by: merged.shift, recording: y, channels: K, samples: N)) {
-                events.replace(clusters[b], with: moved)
-            }
+            if let second = try merged.moved ?? moved(b, by: merged.shift) { events.replace(clusters[b], with: second) }
             clusters[a] += clusters[b]
             clusters.remove(at: b)
             means[a] = events.mean(clusters[a])
@@ -307,12 +308,8 @@ enum UnitDiscovery {
         guard !projections.0.contains(where: middle.contains), !projections.1.contains(where: middle.contains) else {
             return 0
         }
-        func deviations(_ values: [Double]) -> [Double] {
-            let centre = SpikeAssignment.median(values)
-            return values.map { abs($0 - centre) }
-        }
-        let (firstDeviations, secondDeviations) = (deviations(projections.0), deviations(projections.1))
-        let spread = 1.4826 * SpikeAssignment.median(firstDeviations + secondDeviations)
+        let (_, (firstDeviations, secondDeviations), spread) = EventClustering.pooledSpread(projections.0,
+                                                                                            projections.1)
         // The test also needs a peak at each median to call a dip significant (a diffuse cluster has none): twice
         // the four events it asks for, against the approximation of the second cluster's events.
         let half = 0.5 * spread
