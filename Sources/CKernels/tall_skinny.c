@@ -19,19 +19,19 @@
 // ---------------------------------------------------------------------------------------------------------------
 // Portable loops: the reference the vector paths are tested against, and the path on other CPUs.
 
-#define PORTABLE_KERNELS(T, SUFFIX)                                                                                  \
-    static void times_small_portable_##SUFFIX(const T *X, ptrdiff_t rows, ptrdiff_t K, const T *W, ptrdiff_t R, \
-                                              T *Y) {                                                 \
+#define PORTABLE_KERNELS(T, SUFFIX)                                                                                \
+    static void times_small_portable_##SUFFIX(const T *X, ptrdiff_t rows, ptrdiff_t K, const T *W, ptrdiff_t R,    \
+                                              T *Y) {                                                              \
         for (ptrdiff_t row = 0; row < rows; row++) {                                                               \
             T *y = Y + row * R;                                                                                    \
             for (ptrdiff_t r = 0; r < R; r++) y[r] = 0;                                                            \
             for (ptrdiff_t k = 0; k < K; k++) {                                                                    \
-                T x = X[row * K + k];                                                                            \
+                T x = X[row * K + k];                                                                              \
                 for (ptrdiff_t r = 0; r < R; r++) y[r] += x * W[k * R + r];                                        \
             }                                                                                                      \
         }                                                                                                          \
     }                                                                                                              \
-    static void khatri_rao_portable_##SUFFIX(const T *X, ptrdiff_t first, ptrdiff_t rows, ptrdiff_t K,            \
+    static void khatri_rao_portable_##SUFFIX(const T *X, ptrdiff_t first, ptrdiff_t rows, ptrdiff_t K,             \
                                              const T *A, const T *B, ptrdiff_t J, ptrdiff_t R, T *M) {             \
         T *product = malloc((size_t)(R > 0 ? R : 1) * sizeof(T));                                                  \
         double *total = calloc((size_t)(K * R) + 1, sizeof(double));                                               \
@@ -67,14 +67,27 @@ PORTABLE_KERNELS(float, s)
 // Float64 totals every FLUSH_BLOCKS blocks, so that a Float32 fit does not lose digits to one long running sum.
 enum { BLOCK_ROWS = 3, PREFETCH_BLOCKS = 8, FLUSH_BLOCKS = 64 };
 
-#define AVX2_KERNELS(T, SUFFIX, VEC, LANES, LOAD, STORE, BROADCAST, FMADD, ZERO)                                    \
+// Offset (in entries of a K-column tall matrix of `rows` rows) of the block PREFETCH_BLOCKS blocks after the one
+// at `row`, or 0 near the end, where there is nothing ahead to fetch.
+static inline ptrdiff_t ahead_offset(ptrdiff_t row, ptrdiff_t rows, ptrdiff_t K) {
+    ptrdiff_t offset = (row + PREFETCH_BLOCKS * BLOCK_ROWS) * K;
+    return offset + BLOCK_ROWS * K <= rows * K ? offset : 0;
+}
+
+#define AVX2_KERNELS(T, SUFFIX, VEC, LANES, LOAD, STORE, BROADCAST, FMADD, ZERO)                                   \
     enum { PANEL_##SUFFIX = 3 * LANES };                                                                           \
+                                                                                                                   \
+    /* The rank rounded up to whole vectors, and the width of the panel that starts at rank `start`. */            \
+    static inline ptrdiff_t padded_rank_##SUFFIX(ptrdiff_t R) { return (R + LANES - 1) / LANES * LANES; }          \
+    static inline ptrdiff_t panel_width_##SUFFIX(ptrdiff_t padded, ptrdiff_t start) {                              \
+        return padded - start < PANEL_##SUFFIX ? padded - start : PANEL_##SUFFIX;                                  \
+    }                                                                                                              \
                                                                                                                    \
     /* Panels of `source` (K × R, row-major), zero-padded to whole vectors. Returns the padded rank. */            \
     static ptrdiff_t pack_panels_##SUFFIX(const T *source, ptrdiff_t K, ptrdiff_t R, T *panels) {                  \
-        ptrdiff_t padded = (R + LANES - 1) / LANES * LANES;                                                        \
+        ptrdiff_t padded = padded_rank_##SUFFIX(R);                                                                \
         for (ptrdiff_t start = 0; start < padded; start += PANEL_##SUFFIX) {                                       \
-            ptrdiff_t width = padded - start < PANEL_##SUFFIX ? padded - start : PANEL_##SUFFIX;                   \
+            ptrdiff_t width = panel_width_##SUFFIX(padded, start);                                                 \
             T *panel = panels + start * K;                                                                         \
             for (ptrdiff_t k = 0; k < K; k++)                                                                      \
                 for (ptrdiff_t c = 0; c < width; c++)                                                              \
@@ -83,7 +96,7 @@ enum { BLOCK_ROWS = 3, PREFETCH_BLOCKS = 8, FLUSH_BLOCKS = 64 };
         return padded;                                                                                             \
     }                                                                                                              \
                                                                                                                    \
-    /* `vectors` is a constant at every call, so the loops over it unroll and the arrays live in registers. */    \
+    /* `vectors` is a constant at every call, so the loops over it unroll and the arrays live in registers. */     \
     __attribute__((target("avx2,fma"), always_inline)) static inline void times_block_##SUFFIX(                    \
         const T *x, const T *ahead, const T *panel, ptrdiff_t K, const int vectors, T out[][PANEL_##SUFFIX]) {     \
         VEC sum[BLOCK_ROWS][3];                                                                                    \
@@ -105,11 +118,10 @@ enum { BLOCK_ROWS = 3, PREFETCH_BLOCKS = 8, FLUSH_BLOCKS = 64 };
     __attribute__((target("avx2,fma"))) static void times_small_avx2_##SUFFIX(const T *X, ptrdiff_t rows,          \
                                                                              ptrdiff_t K, const T *W, ptrdiff_t R, \
                                                                              T *Y) {                               \
-        T *panels = malloc((size_t)((R + LANES - 1) / LANES * LANES * K) * sizeof(T) + sizeof(T));                 \
+        T *panels = malloc((size_t)(padded_rank_##SUFFIX(R) * K) * sizeof(T) + sizeof(T));                         \
         ptrdiff_t padded = pack_panels_##SUFFIX(W, K, R, panels);                                                  \
         T *last = malloc((size_t)(BLOCK_ROWS * K) * sizeof(T) + sizeof(T));                                        \
         T out[BLOCK_ROWS][PANEL_##SUFFIX];                                                                         \
-        ptrdiff_t blockSize = BLOCK_ROWS * K, end = rows * K;                                                      \
         for (ptrdiff_t row = 0; row < rows; row += BLOCK_ROWS) {                                                   \
             int count = rows - row < BLOCK_ROWS ? (int)(rows - row) : BLOCK_ROWS;                                  \
             const T *x = X + row * K;                                                                              \
@@ -118,10 +130,9 @@ enum { BLOCK_ROWS = 3, PREFETCH_BLOCKS = 8, FLUSH_BLOCKS = 64 };
                                                             (size_t)K * sizeof(T));                                \
                 x = last;                                                                                          \
             }                                                                                                      \
-            ptrdiff_t aheadOffset = (row + PREFETCH_BLOCKS * BLOCK_ROWS) * K;                                      \
-            const T *ahead = X + (aheadOffset + blockSize <= end ? aheadOffset : 0);                               \
+            const T *ahead = X + ahead_offset(row, rows, K);                                                       \
             for (ptrdiff_t start = 0; start < padded; start += PANEL_##SUFFIX) {                                   \
-                ptrdiff_t width = padded - start < PANEL_##SUFFIX ? padded - start : PANEL_##SUFFIX;               \
+                ptrdiff_t width = panel_width_##SUFFIX(padded, start);                                             \
                 const T *panel = panels + start * K;                                                               \
                 switch (width / LANES) {                                                                           \
                 case 3: times_block_##SUFFIX(x, ahead, panel, K, 3, out); break;                                   \
@@ -159,12 +170,11 @@ enum { BLOCK_ROWS = 3, PREFETCH_BLOCKS = 8, FLUSH_BLOCKS = 64 };
     __attribute__((target("avx2,fma"))) static void khatri_rao_avx2_##SUFFIX(                                      \
         const T *X, ptrdiff_t first, ptrdiff_t rows, ptrdiff_t K, const T *A, const T *B, ptrdiff_t J,             \
         ptrdiff_t R, T *M) {                                                                                       \
-        ptrdiff_t padded = (R + LANES - 1) / LANES * LANES;                                                        \
+        ptrdiff_t padded = padded_rank_##SUFFIX(R);                                                                \
         T *panels = calloc((size_t)(padded * K) + 1, sizeof(T));                                                   \
         T *products = calloc((size_t)(BLOCK_ROWS * padded) + 1, sizeof(T));                                        \
         T *last = calloc((size_t)(BLOCK_ROWS * K) + 1, sizeof(T));                                                 \
         double *totals = calloc((size_t)(padded * K) + 1, sizeof(double));                                         \
-        ptrdiff_t blockSize = BLOCK_ROWS * K, end = rows * K;                                                      \
         for (ptrdiff_t row = 0; row < rows; row += BLOCK_ROWS) {                                                   \
             int count = rows - row < BLOCK_ROWS ? (int)(rows - row) : BLOCK_ROWS;                                  \
             const T *x = X + row * K;                                                                              \
@@ -186,10 +196,9 @@ enum { BLOCK_ROWS = 3, PREFETCH_BLOCKS = 8, FLUSH_BLOCKS = 64 };
                 const T *a = A + (global / J) * R, *b = B + (global % J) * R;                                      \
                 for (ptrdiff_t r = 0; r < R; r++) target[r] = a[r] * b[r];                                         \
             }                                                                                                      \
-            ptrdiff_t aheadOffset = (row + PREFETCH_BLOCKS * BLOCK_ROWS) * K;                                      \
-            const T *ahead = X + (aheadOffset + blockSize <= end ? aheadOffset : 0);                               \
+            const T *ahead = X + ahead_offset(row, rows, K);                                                       \
             for (ptrdiff_t start = 0; start < padded; start += PANEL_##SUFFIX) {                                   \
-                ptrdiff_t width = padded - start < PANEL_##SUFFIX ? padded - start : PANEL_##SUFFIX;               \
+                ptrdiff_t width = panel_width_##SUFFIX(padded, start);                                             \
                 T *panel = panels + start * K;                                                                     \
                 const T *shifted = products + start;                                                               \
                 switch (width / LANES) {                                                                           \
@@ -201,7 +210,7 @@ enum { BLOCK_ROWS = 3, PREFETCH_BLOCKS = 8, FLUSH_BLOCKS = 64 };
         }                                                                                                          \
         for (ptrdiff_t i = 0; i < padded * K; i++) totals[i] += panels[i];                                         \
         for (ptrdiff_t start = 0; start < padded; start += PANEL_##SUFFIX) {                                       \
-            ptrdiff_t width = padded - start < PANEL_##SUFFIX ? padded - start : PANEL_##SUFFIX;                   \
+            ptrdiff_t width = panel_width_##SUFFIX(padded, start);                                                 \
             ptrdiff_t valid = R - start < width ? R - start : width;                                               \
             const double *panel = totals + start * K;                                                              \
             for (ptrdiff_t k = 0; k < K; k++)                                                                      \
@@ -225,7 +234,7 @@ AVX2_KERNELS(float, s, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_broa
 #ifdef NFX_HAS_X86
 #define DISPATCH(VECTOR, PORTABLE, ...)                                                                            \
     do {                                                                                                           \
-        if (nfx_vector_kernels_enabled()) VECTOR(__VA_ARGS__); else PORTABLE(__VA_ARGS__);                           \
+        if (nfx_vector_kernels_enabled()) VECTOR(__VA_ARGS__); else PORTABLE(__VA_ARGS__);                         \
     } while (0)
 #else
 #define DISPATCH(VECTOR, PORTABLE, ...) PORTABLE(__VA_ARGS__)
