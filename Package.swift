@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "NFXIO", dependencies: ["HDF5Kit", "NFXCore"]),
 
         // Analyses.
-        .target(name: "FixedPoints", dependencies: ["NFXCore", "LinearAlgebra"]),
+        .target(name: "FixedPoints", dependencies: ["NFXCore", "LinearAlgebra", "CKernels"]),
         .target(name: "Deconvolution", dependencies: ["NFXCore"]),
         .target(name: "Factorization", dependencies: ["NFXCore", "LinearAlgebra"]),
         // Optimised in debug builds too: its convolution loops run ~30× slower unoptimised, which would make the
@@ -58,7 +58,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "NFXIOTests", dependencies: ["NFXIO", "HDF5Kit", "NFXCore"]),
-        .testTarget(name: "FixedPointsTests", dependencies: ["FixedPoints", "LinearAlgebra", "NFXCore", "HDF5Kit"],
+        .testTarget(name: "FixedPointsTests", dependencies: ["FixedPoints", "LinearAlgebra", "NFXCore", "HDF5Kit",
+                                                              "CKernels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "DeconvolutionTests", dependencies: ["Deconvolution", "Simulation", "NFXCore"],
                     resources: [.copy("Fixtures")]),

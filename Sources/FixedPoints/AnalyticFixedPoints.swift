@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 import NFXCore
@@ -11,6 +12,8 @@ public struct AnalyticOptions: Sendable {
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Called with (lines walked, lines in all) at the top level, from worker threads.
     public var progress: (@Sendable (Int, Int) -> Void)?
+    /// Walks the rank-2 and rank-3 lines in C (`nfx_walk_line`); off only to test it against the Swift walk.
+    var compiledLines = true
 
     public init(maxRegions: Double = 1e10, seed: UInt64 = 0,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount,
@@ -47,7 +50,8 @@ public func analyticFixedPoints(_ model: LowRankRNN, options: AnalyticOptions = 
     var checkOrder = Array(0..<arrangement.count)
     generator.shuffle(&checkOrder)
 
-    let walk = ArrangementWalk(arrangement: arrangement, perturbedOffsets: perturbed, checkOrder: checkOrder)
+    let walk = ArrangementWalk(arrangement: arrangement, perturbedOffsets: perturbed, checkOrder: checkOrder,
+                               compiledLines: options.compiledLines)
     var flat = Flat.whole(dimension: arrangement.rank)
     var regions = 0, singular = 0
     var candidates: [[Double]] = []
@@ -132,6 +136,8 @@ struct ArrangementWalk: Sendable {
     let arrangement: SwitchingArrangement
     let perturbedOffsets: [Double]
     let checkOrder: [Int]
+    /// Whether the top-level lines of rank 2 and 3 go to `CompiledLineWalk` (tests compare it with the Swift walk).
+    var compiledLines = true
 
     struct Outcome {
         var regions = 0
@@ -168,20 +174,14 @@ struct ArrangementWalk: Sendable {
         let context = LineContext(walk: self, k: k, normals: restrictedNormals, offsets: restrictedOffsets,
                                   direction: direction)
         if k == 0 { return context.pointRegion() }
-        switch (R, k) {
-        case (1, 1): return walkAll(context, Shape1.self, threads: threads, progress: progress)
-        case (2, 2): return walkAll(context, Shape2.self, threads: threads, progress: progress)
-        case (3, 3): return walkAll(context, Shape3.self, threads: threads, progress: progress)
-        default: return walkAll(context, DynamicShape.self, threads: threads, progress: progress)
-        }
+        return walkAll(context, threads: threads, progress: progress)
     }
 
-    private func walkAll<S: WalkShape>(_ context: LineContext, _ shape: S.Type, threads: Int,
-                                       progress: (@Sendable (Int, Int) -> Void)?) -> Outcome {
+    private func walkAll(_ context: LineContext, threads: Int, progress: (@Sendable (Int, Int) -> Void)?) -> Outcome {
         let H = arrangement.count, k = context.k
         if k == 1 {
             var outcome = Outcome()
-            context.walkLine(S.self, subset: [], workspace: LineWorkspace(walk: self, dimension: k), into: &outcome)
+            context.walkLine(subset: [], workspace: LineWorkspace(walk: self, dimension: k), into: &outcome)
             return outcome
         }
         // Lines are (k − 1)-subsets; a task is every subset starting with one index.
@@ -191,11 +191,14 @@ struct ArrangementWalk: Sendable {
         let results = ResultBox()
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let workspace = LineWorkspace(walk: self, dimension: k)
+            if CompiledLineWalk.handles(rank: arrangement.rank, dimension: k), compiledLines {
+                workspace.compiled = CompiledLineWalk(context, workspace: workspace)
+            }
             var outcome = Outcome()
             var subset = [Int](repeating: 0, count: k - 1)
             while let first = state.next() {
                 subset[0] = first
-                context.enumerateSubsets(S.self, &subset, position: 1, workspace: workspace, into: &outcome)
+                context.enumerateSubsets(&subset, position: 1, workspace: workspace, into: &outcome)
                 if let progress { progress(state.finished(), tasks) }
             }
             results.merge(outcome)
@@ -214,17 +217,17 @@ struct LineContext {
 
     var arrangement: SwitchingArrangement { walk.arrangement }
 
-    func enumerateSubsets<S: WalkShape>(_ shape: S.Type, _ subset: inout [Int], position: Int,
-                                        workspace: LineWorkspace, into outcome: inout ArrangementWalk.Outcome) {
+    func enumerateSubsets(_ subset: inout [Int], position: Int, workspace: LineWorkspace,
+                          into outcome: inout ArrangementWalk.Outcome) {
         if position == subset.count {
-            walkLine(S.self, subset: subset, workspace: workspace, into: &outcome)
+            walkLine(subset: subset, workspace: workspace, into: &outcome)
             return
         }
         let H = arrangement.count
         var next = subset[position - 1] + 1
         while next <= H - (subset.count - position) {
             subset[position] = next
-            enumerateSubsets(S.self, &subset, position: position + 1, workspace: workspace, into: &outcome)
+            enumerateSubsets(&subset, position: position + 1, workspace: workspace, into: &outcome)
             next += 1
         }
     }
@@ -233,35 +236,38 @@ struct LineContext {
     func pointRegion() -> ArrangementWalk.Outcome {
         var outcome = ArrangementWalk.Outcome()
         let w = LineWorkspace(walk: walk, dimension: 0)
-        w.resetMap(DynamicShape.self)
+        w.resetMap()
         for h in 0..<arrangement.count {
             w.positive[h] = offsets[h] > 0
-            if w.positive[h] { w.toggleMap(DynamicShape.self, h, sign: 1) }
+            if w.positive[h] { w.toggleMap(h, sign: 1) }
         }
         outcome.regions = 1
-        w.solveRegion(DynamicShape.self, subsetCount: 0, crossing: -1, into: &outcome)
+        w.solveRegion(subsetCount: 0, crossing: -1, into: &outcome)
         return outcome
     }
 
     /// Walks the line where the hyperplanes of `subset` meet inside the flat, emitting the region above every
     /// vertex formed with a later hyperplane (so each vertex is handled on exactly one line).
     @inline(__always)
-    func walkLine<S: WalkShape>(_ shape: S.Type, subset: [Int], workspace w: LineWorkspace,
-                                into outcome: inout ArrangementWalk.Outcome) {
-        let H = arrangement.count, k = S.dimension(w)
+    func walkLine(subset: [Int], workspace w: LineWorkspace, into outcome: inout ArrangementWalk.Outcome) {
+        let H = arrangement.count, k = w.dimension
         guard w.line(subset: subset, normals: normals, offsets: offsets, direction: direction) else { return }
         let lastIndex = subset.last ?? -1
         for (position, h) in subset.enumerated() { w.subsetPosition[h] = Int32(position) }
         defer { for h in subset { w.subsetPosition[h] = -1 } }
 
-        w.resetMap(S.self)
+        w.resetMap()
         var crossings = 0
         let positive = w.positive, subsetPosition = w.subsetPosition, position = w.position
         let items = w.items, keys = w.keys, linePoint = w.linePoint, lineDirection = w.lineDirection
         let slopes = w.slopes, dual = w.dual, dualDirection = w.dualDirection, lambda = w.lambda
         let along = w.alongLine[0], m = subset.count
         for (a, h) in subset.enumerated() { w.subsetItems[a] = Int32(h) }
-        w.prepareSubsetTerms(S.self, count: m)
+        w.prepareSubsetTerms(count: m)
+        if let compiled = w.compiled {
+            compiled.walkLine(along: along, into: &outcome)
+            return
+        }
         normals.withUnsafeBufferPointer { normalsBuffer in
             offsets.withUnsafeBufferPointer { offsetsBuffer in
                 let n = normalsBuffer.baseAddress!, o = offsetsBuffer.baseAddress!
@@ -272,23 +278,22 @@ struct LineContext {
                         slope += n[h * k + a] * lineDirection[a]
                         size += abs(n[h * k + a])
                     }
-                    if abs(slope) <= 1e-13 * size {
+                    if abs(slope) <= SwitchingArrangement.parallelTolerance * size {
                         positive[h] = value > 0
                     } else {
                         let t = -value / slope
                         position[h] = t
                         slopes[h] = slope
-                        keys[crossings] = RadixSort.key(t)
+                        keys[crossings] = nfx_crossing_key(t)
                         items[crossings] = Int32(h)
                         crossings += 1
                         positive[h] = slope < 0
                     }
-                    if positive[h] { w.toggleMap(S.self, h, sign: 1) }
+                    if positive[h] { w.toggleMap(h, sign: 1) }
                 }
             }
         }
-        RadixSort.sort(items: items, keys: keys, count: crossings, position: position, spareItems: w.spareItems,
-                       spareKeys: w.spareKeys, counts: w.counts)
+        nfx_sort_crossings(items, keys, crossings, position, w.spareItems, w.spareKeys, w.sortedPosition)
         var heightAtOrigin = 0.0, heightSlope = 0.0
         for a in 0..<k {
             heightAtOrigin += direction[a] * linePoint[a]
@@ -297,7 +302,7 @@ struct LineContext {
         var lowest = Double.infinity, highest = -Double.infinity
         for index in 0..<crossings {
             let h = Int(items[index])
-            if positive[h] { w.toggleMap(S.self, h, sign: -1) }
+            if positive[h] { w.toggleMap(h, sign: -1) }
             if h > lastIndex {
                 outcome.regions += 1
                 let height = heightAtOrigin + position[h] * heightSlope
@@ -317,10 +322,10 @@ struct LineContext {
                     }
                 }
                 lambda[m] = lambdaH
-                w.solveRegion(S.self, subsetCount: m, crossing: h, into: &outcome)
+                w.solveRegion(subsetCount: m, crossing: h, into: &outcome)
             }
             positive[h].toggle()
-            if positive[h] { w.toggleMap(S.self, h, sign: 1) }
+            if positive[h] { w.toggleMap(h, sign: 1) }
         }
         if lowest <= highest {
             outcome.lowestHeight = min(outcome.lowestHeight ?? lowest, lowest)
@@ -342,9 +347,10 @@ final class LineWorkspace {
     let subsetPosition: UnsafeMutablePointer<Int32>
     /// Crossing position along the current line, by hyperplane.
     let position: UnsafeMutablePointer<Double>
+    /// The crossing positions in the walk's order (the sort's by-product).
+    let sortedPosition: UnsafeMutablePointer<Double>
     let items, spareItems: UnsafeMutablePointer<Int32>
     let keys, spareKeys: UnsafeMutablePointer<UInt32>
-    let counts: UnsafeMutablePointer<Int>
     /// Per line: slopes ã_h·u by hyperplane, the dual basis of the line's normals (w_a·ã_b = δ_ab) and w_a·d,
     /// d·u, and the line's hyperplanes.
     let slopes, dual, dualDirection, alongLine: UnsafeMutablePointer<Double>
@@ -356,6 +362,8 @@ final class LineWorkspace {
     /// `SwitchingArrangement.terms`: one record per hyperplane.
     let terms: UnsafeMutablePointer<Double>
     let K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection: UnsafeMutablePointer<Double>
+    /// Set when this flat's lines are walked by `nfx_walk_line` (see `CompiledLineWalk`).
+    var compiled: CompiledLineWalk?
 
     init(walk: ArrangementWalk, dimension: Int) {
         arrangement = walk.arrangement
@@ -373,11 +381,11 @@ final class LineWorkspace {
         positive = make(H, false)
         subsetPosition = make(H, -1)
         position = make(H, 0.0)
+        sortedPosition = make(H, 0.0)
         items = make(H, 0)
         spareItems = make(H, 0)
         keys = make(H, 0)
         spareKeys = make(H, 0)
-        counts = make(256, 0)
         slopes = make(H, 0.0)
         dual = make(dimension * dimension, 0.0)
         dualDirection = make(dimension, 0.0)
@@ -408,28 +416,27 @@ final class LineWorkspace {
 
     deinit {
         for pointer in [checkOrder, subsetPosition, items, spareItems, subsetItems] { pointer.deallocate() }
-        for pointer in [K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection, position, terms, subsetTerms,
-                        normals, offsets, identityMinusA, constant, slopes, dual, dualDirection, alongLine] {
+        for pointer in [K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection, position, sortedPosition,
+                        terms, subsetTerms, normals, offsets, identityMinusA, constant, slopes, dual, dualDirection, alongLine] {
             pointer.deallocate()
         }
         keys.deallocate()
         spareKeys.deallocate()
         positive.deallocate()
-        counts.deallocate()
     }
 
     @inline(__always)
-    func resetMap<S: WalkShape>(_ shape: S.Type) {
-        let R = S.rank(self)
+    func resetMap() {
+        let R = rank
         for i in 0..<R * R { K[i] = 0 }
         for i in 0..<R { k[i] = 0 }
     }
 
     /// Sums the terms of every combination of the line's hyperplanes, once per line.
     @inline(__always)
-    func prepareSubsetTerms<S: WalkShape>(_ shape: S.Type, count m: Int) {
+    func prepareSubsetTerms(count m: Int) {
         guard m <= WalkLimits.precomputedSubsetSize else { return }
-        let R = S.rank(self), stride = R * R + R
+        let R = rank, stride = R * R + R
         for mask in 0..<(1 << m) {
             let target = subsetTerms + mask * stride
             for i in 0..<stride { target[i] = 0 }
@@ -441,13 +448,13 @@ final class LineWorkspace {
     }
 
     @inline(__always)
-    func toggleMap<S: WalkShape>(_ shape: S.Type, _ h: Int, sign: Double) { accumulate(S.self, h, sign: sign, into: K, k) }
+    func toggleMap(_ h: Int, sign: Double) { accumulate(h, sign: sign, into: K, k) }
 
     /// Adds (sign +1) or removes (−1) hyperplane h's rank-1 term (see SwitchingArrangement).
     @inline(__always)
-    func accumulate<S: WalkShape>(_ shape: S.Type, _ h: Int, sign: Double, into targetK: UnsafeMutablePointer<Double>,
+    func accumulate(_ h: Int, sign: Double, into targetK: UnsafeMutablePointer<Double>,
                                   _ targetk: UnsafeMutablePointer<Double>) {
-        let R = S.rank(self)
+        let R = rank
         SwitchingArrangement.addTerm(terms + h * (R * R + R), rank: R, sign: sign, K: targetK, k: targetk)
     }
 
@@ -546,9 +553,9 @@ final class LineWorkspace {
     /// Builds the region's map (walk state, plus the hyperplanes through the vertex on the sides λ picks),
     /// solves its fixed point and keeps it if it lies in the region under the exact model.
     @inline(__always)
-    func solveRegion<S: WalkShape>(_ shape: S.Type, subsetCount: Int, crossing: Int,
+    func solveRegion(subsetCount: Int, crossing: Int,
                                    into outcome: inout ArrangementWalk.Outcome) {
-        let R = S.rank(self)
+        let R = rank
         if subsetCount <= WalkLimits.precomputedSubsetSize {
             // Walk state plus the line's hyperplanes on the sides λ picks, from the line's precomputed sums.
             var mask = 0
@@ -560,11 +567,11 @@ final class LineWorkspace {
             for i in 0..<R * R { regionK[i] = K[i] }
             for r in 0..<R { regionk[r] = k[r] }
             for a in 0..<subsetCount where lambda[a] > 0 {
-                accumulate(S.self, Int(subsetItems[a]), sign: 1, into: regionK, regionk)
+                accumulate(Int(subsetItems[a]), sign: 1, into: regionK, regionk)
             }
         }
         let crossingOn = crossing >= 0 && lambda[subsetCount] > 0
-        if crossingOn { accumulate(S.self, crossing, sign: 1, into: regionK, regionk) }
+        if crossingOn { accumulate(crossing, sign: 1, into: regionK, regionk) }
         guard solveFixedPoint(R) else {
             outcome.singularRegions += 1
             return
@@ -634,33 +641,6 @@ final class ResultBox: @unchecked Sendable {
         outcome.merge(other)
         lock.unlock()
     }
-}
-
-/// The latent rank and the flat's dimension, as compile-time constants for the common top-level walks (R = 1, 2,
-/// 3), so that the R × R updates and solves in the hot loop are unrolled; `DynamicShape` serves everything else.
-protocol WalkShape: SendableMetatype {
-    static func rank(_ workspace: LineWorkspace) -> Int
-    static func dimension(_ workspace: LineWorkspace) -> Int
-}
-
-enum Shape1: WalkShape {
-    @inline(__always) static func rank(_ workspace: LineWorkspace) -> Int { 1 }
-    @inline(__always) static func dimension(_ workspace: LineWorkspace) -> Int { 1 }
-}
-
-enum Shape2: WalkShape {
-    @inline(__always) static func rank(_ workspace: LineWorkspace) -> Int { 2 }
-    @inline(__always) static func dimension(_ workspace: LineWorkspace) -> Int { 2 }
-}
-
-enum Shape3: WalkShape {
-    @inline(__always) static func rank(_ workspace: LineWorkspace) -> Int { 3 }
-    @inline(__always) static func dimension(_ workspace: LineWorkspace) -> Int { 3 }
-}
-
-enum DynamicShape: WalkShape {
-    @inline(__always) static func rank(_ workspace: LineWorkspace) -> Int { workspace.rank }
-    @inline(__always) static func dimension(_ workspace: LineWorkspace) -> Int { workspace.dimension }
 }
 
 enum WalkLimits {

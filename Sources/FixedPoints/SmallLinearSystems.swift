@@ -1,3 +1,5 @@
+import CKernels
+
 /// Dense solves of the R × R systems (R = 1…6) that the arrangement walk makes millions of times.
 /// LAPACK's call overhead dwarfs a 3 × 3 elimination, so these are done inline; the size is tiny and fixed.
 enum SmallLinearSystem {
@@ -6,52 +8,9 @@ enum SmallLinearSystem {
     @inline(__always)
     static func solve(_ a: UnsafeMutablePointer<Double>, _ b: UnsafeMutablePointer<Double>, _ n: Int,
                       relativeTolerance: Double = 1e-12) -> Bool {
-        switch n {
-        case 1:
-            guard abs(a[0]) > 0 else { return false }
-            b[0] /= a[0]
-            return true
-        case 2:
-            return solve2(a, b, relativeTolerance)
-        case 3:
-            return solve3(a, b, relativeTolerance)
-        default:
-            return eliminate(a, b, n, relativeTolerance)
-        }
-    }
-
-    /// Cramer's rule; singular when |det| is below tolerance × the product of the row norms (Hadamard's bound).
-    @inline(__always)
-    private static func solve2(_ a: UnsafeMutablePointer<Double>, _ b: UnsafeMutablePointer<Double>,
-                               _ relativeTolerance: Double) -> Bool {
-        let det = a[0] * a[3] - a[1] * a[2]
-        let boundSquared = (a[0] * a[0] + a[1] * a[1]) * (a[2] * a[2] + a[3] * a[3])
-        guard det * det > relativeTolerance * relativeTolerance * boundSquared, boundSquared > 0 else { return false }
-        let x0 = (b[0] * a[3] - a[1] * b[1]) / det
-        let x1 = (a[0] * b[1] - b[0] * a[2]) / det
-        b[0] = x0
-        b[1] = x1
-        return true
-    }
-
-    @inline(__always)
-    private static func solve3(_ a: UnsafeMutablePointer<Double>, _ b: UnsafeMutablePointer<Double>,
-                               _ relativeTolerance: Double) -> Bool {
-        let c00 = a[4] * a[8] - a[5] * a[7], c01 = a[5] * a[6] - a[3] * a[8], c02 = a[3] * a[7] - a[4] * a[6]
-        let det = a[0] * c00 + a[1] * c01 + a[2] * c02
-        let boundSquared = (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]) * (a[3] * a[3] + a[4] * a[4] + a[5] * a[5])
-            * (a[6] * a[6] + a[7] * a[7] + a[8] * a[8])
-        guard det * det > relativeTolerance * relativeTolerance * boundSquared, boundSquared > 0 else { return false }
-        // x = adj(a) b / det, adj the transposed cofactor matrix.
-        let c10 = a[2] * a[7] - a[1] * a[8], c11 = a[0] * a[8] - a[2] * a[6], c12 = a[1] * a[6] - a[0] * a[7]
-        let c20 = a[1] * a[5] - a[2] * a[4], c21 = a[2] * a[3] - a[0] * a[5], c22 = a[0] * a[4] - a[1] * a[3]
-        let x0 = (c00 * b[0] + c10 * b[1] + c20 * b[2]) / det
-        let x1 = (c01 * b[0] + c11 * b[1] + c21 * b[2]) / det
-        let x2 = (c02 * b[0] + c12 * b[1] + c22 * b[2]) / det
-        b[0] = x0
-        b[1] = x1
-        b[2] = x2
-        return true
+        // Cramer's rule up to 3 × 3 (the same code the compiled line walk inlines), elimination above.
+        if n <= 3 { return nfx_solve_small(a, b, Int32(n), relativeTolerance) != 0 }
+        return eliminate(a, b, n, relativeTolerance)
     }
 
     private static func eliminate(_ a: UnsafeMutablePointer<Double>, _ b: UnsafeMutablePointer<Double>, _ n: Int,

@@ -91,26 +91,14 @@ struct SwitchingArrangement: Sendable {
         for r in 0..<R { k[r] += sign * record[R * R + r] }
     }
 
-    /// Solves (I − A − K) z = k + c into z. R = 2 is done in registers (the system is built and solved without a
-    /// round trip through memory: the innermost step of the R = 2 walk); larger R through `scratch`.
+    /// Solves (I − A − K) z = k + c into z.
     @inline(__always)
     static func solveFixedPoint(rank R: Int, identityMinusA: UnsafePointer<Double>, constant: UnsafePointer<Double>,
                                 K: UnsafePointer<Double>, k: UnsafePointer<Double>,
                                 scratch: UnsafeMutablePointer<Double>, z: UnsafeMutablePointer<Double>) -> Bool {
-        if R == 2 {
-            let m00 = identityMinusA[0] - K[0], m01 = identityMinusA[1] - K[1]
-            let m10 = identityMinusA[2] - K[2], m11 = identityMinusA[3] - K[3]
-            let r0 = k[0] + constant[0], r1 = k[1] + constant[1]
-            let det = m00 * m11 - m01 * m10
-            let bound = (m00 * m00 + m01 * m01) * (m10 * m10 + m11 * m11)
-            guard det * det > 1e-22 * bound, bound > 0 else { return false }
-            z[0] = (r0 * m11 - m01 * r1) / det
-            z[1] = (m00 * r1 - r0 * m10) / det
-            return true
-        }
         for i in 0..<R * R { scratch[i] = identityMinusA[i] - K[i] }
         for r in 0..<R { z[r] = k[r] + constant[r] }
-        return SmallLinearSystem.solve(scratch, z, R, relativeTolerance: 1e-11)
+        return SmallLinearSystem.solve(scratch, z, R, relativeTolerance: singularTolerance)
     }
 
     /// m_h·z + β_h.
@@ -137,5 +125,12 @@ struct SwitchingArrangement: Sendable {
     /// The rounding allowance for m·z + β given Σ|terms|: generous against rounding (1e-16 relative), far below
     /// any real distance between regions.
     @inline(__always)
-    static func tolerance(magnitude: Double) -> Double { 1e-9 * (1 + magnitude) }
+    static func tolerance(magnitude: Double) -> Double { sideTolerance * (1 + magnitude) }
+
+    static let sideTolerance = 1e-9
+    /// A region's system is singular when |det| is below this × Hadamard's bound (no isolated fixed point).
+    static let singularTolerance = 1e-11
+    /// A hyperplane is parallel to a line when |slope| ≤ this × Σ|normal|: rounding of an exact zero, far below
+    /// the slopes of the perturbed arrangement's crossings.
+    static let parallelTolerance = 1e-13
 }

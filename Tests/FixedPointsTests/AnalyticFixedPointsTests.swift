@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import XCTest
 import HDF5Kit
@@ -41,6 +42,10 @@ final class AnalyticFixedPointsTests: XCTestCase {
                         guard units >= rank else { continue }
                         let model = TestNetworks.random(units: units, rank: rank, activation: activation,
                                                         degeneracy: degeneracy, seed: seed * 7919 + UInt64(rank))
+                        // The C line walk's portable build on odd seeds, its AVX2/FMA build (where the CPU has it)
+                        // on even ones.
+                        nfx_use_portable_kernels(Int32(seed % 2))
+                        defer { nfx_use_portable_kernels(0) }
                         let analytic = try analyticFixedPoints(model, options: AnalyticOptions(seed: seed))
                         let brute = try bruteForceFixedPoints(model)
                         assertSameSet(analytic.points, brute.points,
@@ -53,6 +58,34 @@ final class AnalyticFixedPointsTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(compared, 200)
         XCTAssertGreaterThan(pointsSeen, compared, "the networks should have several fixed points on average")
+    }
+
+    /// The rank-2 and rank-3 lines walked in C (both builds: AVX2/FMA and portable) against the Swift walk of every
+    /// other flat, on networks big enough for each of the C walk's paths: lines of more than 64, 256 and 2048
+    /// crossings (the sort), more than 128 (the walk's chunks), groups of four regions with lanes left over, and
+    /// degenerate arrangements.
+    func testCompiledLineWalkAgreesWithTheSwiftWalk() throws {
+        var cases: [(units: Int, rank: Int, activation: Activation, degeneracy: TestNetworks.Degeneracy)] = [
+            (300, 2, .relu, .none), (2100, 2, .relu, .none), (90, 3, .relu, .none), (40, 3, .clippedRelu, .none),
+            (30, 3, .relu, .zeroBias), (30, 3, .relu, .repeatedRows), (50, 2, .clippedRelu, .zeroBias),
+        ]
+        for units in 3...9 { cases.append((units, 2 + units % 2, .relu, .none)) }
+        defer { nfx_use_portable_kernels(0) }
+        for (index, example) in cases.enumerated() {
+            let model = TestNetworks.random(units: example.units, rank: example.rank, activation: example.activation,
+                                            degeneracy: example.degeneracy, seed: UInt64(100 + index))
+            var swiftOptions = AnalyticOptions(seed: UInt64(index))
+            swiftOptions.compiledLines = false
+            let reference = try analyticFixedPoints(model, options: swiftOptions)
+            for portable: Int32 in [0, 1] {
+                nfx_use_portable_kernels(portable)
+                let compiled = try analyticFixedPoints(model, options: AnalyticOptions(seed: UInt64(index)))
+                let label = "n=\(example.units) R=\(example.rank) \(example.activation) \(example.degeneracy) portable \(portable)"
+                XCTAssertEqual(compiled.regionsSearched, reference.regionsSearched, label)
+                XCTAssertEqual(compiled.singularRegions, reference.singularRegions, label)
+                assertSameSet(compiled.points, reference.points, label)
+            }
+        }
     }
 
     func testRegionCountIsZaslavskysForAGenericArrangement() throws {

@@ -1,0 +1,89 @@
+import CKernels
+
+/// The top-level lines of rank-2 and rank-3 arrangements, walked by CKernels' `nfx_walk_line`: the same walk as
+/// `LineContext.walkLine` (crossings, their order, one rank-1 map update per crossing, the region above each
+/// vertex solved and checked with the same tolerances), with the map in registers, the R × R solve unrolled and
+/// AVX2/FMA where the CPU has them. These lines are all but a vanishing share of the regions; lower flats and other
+/// ranks stay in Swift.
+final class CompiledLineWalk {
+    static func handles(rank: Int, dimension: Int) -> Bool { rank == dimension && (rank == 2 || rank == 3) }
+
+    private let rank: Int
+    /// Owned here; the rest of the C view points into the thread's `LineWorkspace`, which owns this object.
+    private let normalsByCoordinate, walkOffsets, paddedTerms, direction, sortedPositions,
+                candidates: UnsafeMutablePointer<Double>
+    private let walkOrder: UnsafeMutablePointer<Int32>
+    private let crosses: UnsafeMutablePointer<Bool>
+    private let sides: UnsafeMutablePointer<UInt8>
+    private var arrangement: nfx_arrangement
+    private var buffers: nfx_walk_workspace
+    private var line: nfx_line
+
+    init(_ context: LineContext, workspace w: LineWorkspace) {
+        let H = context.arrangement.count, R = context.k
+        precondition(Self.handles(rank: context.arrangement.rank, dimension: R))
+        rank = R
+        func make(_ count: Int) -> UnsafeMutablePointer<Double> {
+            let pointer = UnsafeMutablePointer<Double>.allocate(capacity: max(count, 1))
+            pointer.initialize(repeating: 0, count: max(count, 1))
+            return pointer
+        }
+        normalsByCoordinate = make(R * H)
+        for h in 0..<H { for i in 0..<R { normalsByCoordinate[i * H + h] = context.normals[h * R + i] } }
+        walkOffsets = make(H)
+        for h in 0..<H { walkOffsets[h] = context.offsets[h] }
+        // The C walk keeps each record in whole 4-vectors: R² + R = 6 is padded to 8 (12 fits three).
+        let stride = R * R + R, paddedStride = (stride + 3) / 4 * 4
+        paddedTerms = make(H * paddedStride)
+        for h in 0..<H { for i in 0..<stride { paddedTerms[h * paddedStride + i] = w.terms[h * stride + i] } }
+        direction = make(R)
+        for i in 0..<R { direction[i] = context.direction[i] }
+        sortedPositions = make(H)
+        walkOrder = .allocate(capacity: max(H, 1))
+        walkOrder.initialize(repeating: 0, count: max(H, 1))
+        crosses = .allocate(capacity: max(H, 1))
+        crosses.initialize(repeating: false, count: max(H, 1))
+        sides = .allocate(capacity: max(H, 1))
+        sides.initialize(repeating: 0, count: max(H, 1))
+        candidates = make(H * R)
+        arrangement = nfx_arrangement(
+            hyperplanes: H, rank: Int32(R), walk_normals: normalsByCoordinate, walk_offsets: walkOffsets,
+            normals: w.normals, offsets: w.offsets, terms: paddedTerms, identity_minus_a: w.identityMinusA,
+            constant: w.constant, direction: direction, parallel_tolerance: SwitchingArrangement.parallelTolerance,
+            singular_tolerance: SwitchingArrangement.singularTolerance,
+            side_tolerance: SwitchingArrangement.sideTolerance)
+        buffers = nfx_walk_workspace(
+            check_order: w.checkOrder, positive: w.positive, position: w.position, slopes: w.slopes, crosses: crosses, sides: sides,
+            items: w.items, spare_items: w.spareItems, keys: w.keys, spare_keys: w.spareKeys,
+            sorted_positions: sortedPositions, walk_order: walkOrder, candidates: candidates)
+        line = nfx_line(point: w.linePoint, direction: w.lineDirection, dual: w.dual, dual_direction: w.dualDirection,
+                        along: 0, subset: w.subsetItems, subset_position: w.subsetPosition,
+                        subset_terms: w.subsetTerms)
+    }
+
+    deinit {
+        for pointer in [normalsByCoordinate, walkOffsets, paddedTerms, direction, sortedPositions,
+                        candidates] {
+            pointer.deallocate()
+        }
+        walkOrder.deallocate()
+        crosses.deallocate()
+        sides.deallocate()
+    }
+
+    /// Walks the line the workspace has set up (point, direction, dual basis, subset and its term sums).
+    func walkLine(along: Double, into outcome: inout ArrangementWalk.Outcome) {
+        line.along = along
+        var result = nfx_line_outcome()
+        nfx_walk_line(&arrangement, &buffers, &line, &result)
+        outcome.regions += result.regions
+        outcome.singularRegions += result.singular_regions
+        for index in 0..<result.candidates {
+            outcome.candidates.append(Array(UnsafeBufferPointer(start: candidates + index * rank, count: rank)))
+        }
+        if result.lowest <= result.highest {
+            outcome.lowestHeight = min(outcome.lowestHeight ?? result.lowest, result.lowest)
+            outcome.highestHeight = max(outcome.highestHeight ?? result.highest, result.highest)
+        }
+    }
+}
