@@ -4,13 +4,13 @@
 #include <math.h>
 #include <string.h>
 
-// Why C: the walk meets every vertex of the arrangement three times (once per line through it) and solves a
-// region at one of them, 1.7·10⁸ regions for 1000 units at rank 3. In Swift (baseline x86-64: no FMA, no vector
-// types) that took 10.3 s on 2 cores; here 4.3 s. What made the difference, measured one change at a time:
-// computing the crossings four hyperplanes at a time together with the λ signs of each vertex; the region maps
-// built in a branch-free pass over the sorted crossings (the records' random reads overlap); four regions
-// solved at once, one per vector lane, without dividing (y = adj(S) q, checked as y·m + β det); and the keys
-// sorted on enough bits that the final insertion pass rarely moves anything.
+// Why C: 1.7·10⁸ regions for 1000 units at rank 3, each met at a vertex on a line walked past ~1000 crossings.
+// In Swift (baseline x86-64: no FMA, no vector types) that took 10.3 s on 2 cores; here 4.2 s, and 2.5 s since
+// FixedPoints walks only half the lines (CompiledLineWalk.pairsWithinHalves). What made the difference here,
+// measured one change at a time: computing the crossings four hyperplanes at a time together with the λ signs of
+// each vertex; the region maps built in a branch-free pass over the sorted crossings (the records' random reads
+// overlap); four regions solved at once, one per vector lane, without dividing (y = adj(S) q, checked as
+// m·y + β det); and the keys sorted on enough bits that the final insertion pass rarely moves anything.
 
 #define FORCE_INLINE static inline __attribute__((always_inline))
 
@@ -312,6 +312,7 @@ FORCE_INLINE void walk_line(const nfx_arrangement *arrangement, nfx_walk_workspa
         height_slope += d[i] * direction[i];
     }
     const int32_t last = line->subset[m - 1];
+    const uint8_t *halves = arrangement->halves, half = line->half;
     int32_t *walk_order = w->walk_order;
     int32_t *order = w->check_order;
     ptrdiff_t regions = 0, singular = 0, found = 0, first_vertex = -1, last_vertex = -1;
@@ -339,7 +340,7 @@ FORCE_INLINE void walk_line(const nfx_arrangement *arrangement, nfx_walk_workspa
             }
             vertices[count] = (int32_t)index;
             codes[count] = (uint8_t)code;
-            count += h > last;
+            count += (h > last) | (halves[h] != half);
         }
         if (count > 0) {
             if (first_vertex < 0) first_vertex = vertices[0];

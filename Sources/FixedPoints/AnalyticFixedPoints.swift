@@ -194,11 +194,13 @@ struct ArrangementWalk: Sendable {
             if CompiledLineWalk.handles(rank: arrangement.rank, dimension: k), compiledLines {
                 workspace.compiled = CompiledLineWalk(context, workspace: workspace)
             }
+            let withinHalves = workspace.compiled?.pairsWithinHalves ?? false
             var outcome = Outcome()
             var subset = [Int](repeating: 0, count: k - 1)
             while let first = state.next() {
                 subset[0] = first
-                context.enumerateSubsets(&subset, position: 1, workspace: workspace, into: &outcome)
+                context.enumerateSubsets(&subset, position: 1, withinHalves: withinHalves, workspace: workspace,
+                                         into: &outcome)
                 if let progress { progress(state.finished(), tasks) }
             }
             results.merge(outcome)
@@ -217,18 +219,21 @@ struct LineContext {
 
     var arrangement: SwitchingArrangement { walk.arrangement }
 
-    func enumerateSubsets(_ subset: inout [Int], position: Int, workspace: LineWorkspace,
+    /// Walks every line whose subset starts with `subset[0..<position]`. `withinHalves` (pairs, see
+    /// `CompiledLineWalk.pairsWithinHalves`) takes only the pairs whose hyperplanes have indices of equal parity.
+    func enumerateSubsets(_ subset: inout [Int], position: Int, withinHalves: Bool, workspace: LineWorkspace,
                           into outcome: inout ArrangementWalk.Outcome) {
         if position == subset.count {
             walkLine(subset: subset, workspace: workspace, into: &outcome)
             return
         }
-        let H = arrangement.count
-        var next = subset[position - 1] + 1
+        let H = arrangement.count, step = withinHalves ? 2 : 1
+        var next = subset[position - 1] + step
         while next <= H - (subset.count - position) {
             subset[position] = next
-            enumerateSubsets(&subset, position: position + 1, workspace: workspace, into: &outcome)
-            next += 1
+            enumerateSubsets(&subset, position: position + 1, withinHalves: withinHalves, workspace: workspace,
+                             into: &outcome)
+            next += step
         }
     }
 
@@ -265,7 +270,7 @@ struct LineContext {
         for (a, h) in subset.enumerated() { w.subsetItems[a] = Int32(h) }
         w.prepareSubsetTerms(count: m)
         if let compiled = w.compiled {
-            compiled.walkLine(along: along, into: &outcome)
+            compiled.walkLine(along: along, firstHyperplane: subset[0], into: &outcome)
             return
         }
         normals.withUnsafeBufferPointer { normalsBuffer in

@@ -8,6 +8,13 @@ import CKernels
 final class CompiledLineWalk {
     static func handles(rank: Int, dimension: Int) -> Bool { rank == dimension && (rank == 2 || rank == 3) }
 
+    /// At rank 3 only the lines of pairs within one half of the hyperplanes (even indices, odd indices) are
+    /// walked: every vertex (three hyperplanes) has two in one half, so lies on such a line, and half the lines
+    /// are left out, half the crossings sorted. A vertex is solved on the line of its first two hyperplanes when
+    /// all three are in one half, else on the line of the two that are (`nfx_line.half`). At rank 2 every line
+    /// (hyperplane) is needed.
+    var pairsWithinHalves: Bool { rank == 3 }
+
     private let rank: Int
     /// Owned here; the rest of the C view points into the thread's `LineWorkspace`, which owns this object.
     private let normalsByCoordinate, walkOffsets, paddedTerms, direction, sortedPositions,
@@ -15,6 +22,7 @@ final class CompiledLineWalk {
     private let walkOrder: UnsafeMutablePointer<Int32>
     private let crosses: UnsafeMutablePointer<Bool>
     private let sides: UnsafeMutablePointer<UInt8>
+    private let halves: UnsafeMutablePointer<UInt8>
     private var arrangement: nfx_arrangement
     private var buffers: nfx_walk_workspace
     private var line: nfx_line
@@ -45,19 +53,22 @@ final class CompiledLineWalk {
         crosses.initialize(repeating: false, count: max(H, 1))
         sides = .allocate(capacity: max(H, 1))
         sides.initialize(repeating: 0, count: max(H, 1))
+        halves = .allocate(capacity: max(H, 1))
+        halves.initialize(repeating: 0, count: max(H, 1))
+        if R == 3 { for h in 0..<H { halves[h] = UInt8(h % 2) } }
         candidates = make(H * R)
         arrangement = nfx_arrangement(
             hyperplanes: H, rank: Int32(R), walk_normals: normalsByCoordinate, walk_offsets: walkOffsets,
             normals: w.normals, offsets: w.offsets, terms: paddedTerms, identity_minus_a: w.identityMinusA,
             constant: w.constant, direction: direction, parallel_tolerance: SwitchingArrangement.parallelTolerance,
             singular_tolerance: SwitchingArrangement.singularTolerance,
-            side_tolerance: SwitchingArrangement.sideTolerance)
+            side_tolerance: SwitchingArrangement.sideTolerance, halves: halves)
         buffers = nfx_walk_workspace(
             check_order: w.checkOrder, positive: w.positive, position: w.position, slopes: w.slopes, crosses: crosses, sides: sides,
             items: w.items, spare_items: w.spareItems, keys: w.keys, spare_keys: w.spareKeys,
             sorted_positions: sortedPositions, walk_order: walkOrder, candidates: candidates)
         line = nfx_line(point: w.linePoint, direction: w.lineDirection, dual: w.dual, dual_direction: w.dualDirection,
-                        along: 0, subset: w.subsetItems, subset_position: w.subsetPosition,
+                        along: 0, half: 0, subset: w.subsetItems, subset_position: w.subsetPosition,
                         subset_terms: w.subsetTerms)
     }
 
@@ -69,11 +80,13 @@ final class CompiledLineWalk {
         walkOrder.deallocate()
         crosses.deallocate()
         sides.deallocate()
+        halves.deallocate()
     }
 
     /// Walks the line the workspace has set up (point, direction, dual basis, subset and its term sums).
-    func walkLine(along: Double, into outcome: inout ArrangementWalk.Outcome) {
+    func walkLine(along: Double, firstHyperplane: Int, into outcome: inout ArrangementWalk.Outcome) {
         line.along = along
+        line.half = pairsWithinHalves ? UInt8(firstHyperplane % 2) : 0
         var result = nfx_line_outcome()
         nfx_walk_line(&arrangement, &buffers, &line, &result)
         outcome.regions += result.regions

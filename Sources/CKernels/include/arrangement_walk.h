@@ -36,6 +36,9 @@ typedef struct {
     double singular_tolerance;
     /// A candidate may lie this × (1 + Σ|terms of m·z + β|) on the wrong side of a hyperplane (rounding).
     double side_tolerance;
+    /// A label per hyperplane (0 or 1): a line whose hyperplanes are labelled `nfx_line.half` also solves the
+    /// regions at its vertices with hyperplanes of the other label (see nfx_walk_line). All 0 for the plain walk.
+    const uint8_t *halves;
 } nfx_arrangement;
 
 /// Per-thread buffers of H entries each (`candidates`: H × R); `check_order` persists between lines, the others are
@@ -65,6 +68,8 @@ typedef struct {
     const double *dual_direction;
     /// d · direction.
     double along;
+    /// The label (`nfx_arrangement.halves`) of the line's hyperplanes.
+    uint8_t half;
     /// The subset, increasing, and by hyperplane its position in the subset (−1 when not in it).
     const int32_t *subset;
     const int32_t *subset_position;
@@ -84,7 +89,7 @@ typedef struct {
 } nfx_line_outcome;
 
 /// Walks one line of a rank-2 or rank-3 arrangement (`arrangement->rank`), visiting the region above every
-/// vertex it makes with a hyperplane later than the subset's last.
+/// vertex it makes with a hyperplane later than the subset's last or labelled differently from the line.
 void nfx_walk_line(const nfx_arrangement *arrangement, nfx_walk_workspace *workspace, const nfx_line *line,
                    nfx_line_outcome *outcome);
 
