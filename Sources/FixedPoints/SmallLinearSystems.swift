@@ -3,12 +3,13 @@ import CKernels
 /// Dense solves of the R × R systems (R = 1…6) that the arrangement walk makes millions of times.
 /// LAPACK's call overhead dwarfs a 3 × 3 elimination, so these are done inline; the size is tiny and fixed.
 enum SmallLinearSystem {
-    /// Solves a x = b in place (a is n × n row-major, destroyed; b becomes x) by Gaussian elimination with partial
-    /// pivoting. Returns false when a pivot is below `relativeTolerance` × the largest entry (singular).
+    /// Solves a x = b in place (a is n × n row-major, destroyed; b becomes x): Cramer's rule up to 3 × 3 (singular
+    /// when |det| < `relativeTolerance` × Hadamard's bound), Gaussian elimination with partial pivoting above
+    /// (singular when a pivot is below `relativeTolerance` × the largest entry).
     @inline(__always)
     static func solve(_ a: UnsafeMutablePointer<Double>, _ b: UnsafeMutablePointer<Double>, _ n: Int,
                       relativeTolerance: Double = 1e-12) -> Bool {
-        // Cramer's rule up to 3 × 3 (the same code the compiled line walk inlines), elimination above.
+        // The same Cramer solve the compiled line walk inlines (CKernels).
         if n <= 3 { return nfx_solve_small(a, b, Int32(n), relativeTolerance) != 0 }
         return eliminate(a, b, n, relativeTolerance)
     }

@@ -162,7 +162,7 @@ public struct EphysSimulation: Sendable {
     /// zero so that placed templates have no steps, and the trough is scaled to −1 before the channel gains and
     /// the unit's amplitude (stratified over amplitude × [0.8, 1.2], so units differ) are applied.
     private func makeWaveforms(using rng: inout SeededGenerator) -> NDArray<Double> {
-        let width = waveformSamples, trough = troughIndex
+        let width = waveformSamples
         var channelOrder = Array(0..<channels)
         rng.shuffle(&channelOrder)
         var amplitudeSlots = Array(0..<units)
