@@ -208,7 +208,9 @@ static int rest_of_region_contains(const nfx_arrangement *arrangement, nfx_walk_
 FORCE_INLINE void walk_line(const nfx_arrangement *arrangement, nfx_walk_workspace *w, const nfx_line *line,
                             nfx_line_outcome *outcome, const int R) {
     enum { MAX_RANK = 3, MAX_VECTORS = 3 };
-    const int V = R == 2 ? 2 : 3, stride = 4 * V, m = R - 1;
+    // Records are R² + R apart; loading whole vectors reads past a record at R = 2 into map entries 6 and 7, which
+    // nothing uses.
+    const int V = R == 2 ? 2 : 3, stride = R * R + R, m = R - 1;
     const ptrdiff_t H = arrangement->hyperplanes;
     const double *terms = arrangement->terms;
     double *position = w->position, *slopes = w->slopes;

@@ -40,10 +40,10 @@ final class CompiledLineWalk {
         for h in 0..<H { for i in 0..<R { normalsByCoordinate[i * H + h] = context.normals[h * R + i] } }
         walkOffsets = make(H)
         for h in 0..<H { walkOffsets[h] = context.offsets[h] }
-        // The C walk keeps each record in whole 4-vectors: R² + R = 6 is padded to 8 (12 fits three).
-        let stride = R * R + R, paddedStride = (stride + 3) / 4 * 4
-        paddedTerms = make(H * paddedStride)
-        for h in 0..<H { for i in 0..<stride { paddedTerms[h * paddedStride + i] = w.terms[h * stride + i] } }
+        // The C walk loads records in whole 4-vectors, so the last one needs padding after it.
+        let stride = R * R + R
+        paddedTerms = make(H * stride + 4)
+        for i in 0..<H * stride { paddedTerms[i] = w.terms[i] }
         direction = make(R)
         for i in 0..<R { direction[i] = context.direction[i] }
         sortedPositions = make(H)

@@ -22,8 +22,8 @@ typedef struct {
     /// The exact normals (H × R, row-major) and offsets that candidates are checked against.
     const double *normals;
     const double *offsets;
-    /// Per hyperplane, its term of the region map: R × R then R values (SwitchingArrangement.terms), each record
-    /// zero-padded to a multiple of 4 values (8 for R = 2, 12 for R = 3).
+    /// Per hyperplane, its term of the region map: R × R then R values (SwitchingArrangement.terms), followed by 4
+    /// values of padding after the last record (the walk loads records in whole vectors of 4).
     const double *terms;
     /// I − A (R × R) and c: a region's fixed point solves (I − A − K) z = k + c.
     const double *identity_minus_a;
