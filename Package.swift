@@ -29,7 +29,7 @@ let package = Package(
 
         // Analyses.
         .target(name: "FixedPoints", dependencies: ["NFXCore", "LinearAlgebra", "CKernels"]),
-        .target(name: "Deconvolution", dependencies: ["NFXCore"]),
+        .target(name: "Deconvolution", dependencies: ["NFXCore", "CKernels"]),
         .target(name: "Factorization", dependencies: ["NFXCore", "LinearAlgebra"]),
         // Optimised in debug builds too: its convolution loops run ~30× slower unoptimised, which would make the
         // dictionary-learning tests take minutes.
@@ -46,11 +46,12 @@ let package = Package(
         .executableTarget(name: "nfx", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO", "Simulation", "FixedPoints", "Deconvolution",
-            "Factorization", "TensorDecomposition", "SparseCoding", "SpikeSorting",
+            "Factorization", "TensorDecomposition", "SparseCoding", "SpikeSorting", "CKernels",
         ]),
         // Measures the machine's floors (DGEMM, memory bandwidth, HDF5 I/O) for `make bench`.
         .executableTarget(name: "nfx-bench", dependencies: ["NFXCore", "HDF5Kit", "LinearAlgebra", "NFXIO",
-                                                            "Deconvolution", "Factorization", "TensorDecomposition"],
+                                                            "Deconvolution", "Factorization", "TensorDecomposition",
+                                                            "CKernels"],
                           path: "Sources/nfx-bench"),
 
         .testTarget(name: "NFXCoreTests", dependencies: ["NFXCore"], resources: [.copy("Fixtures")]),

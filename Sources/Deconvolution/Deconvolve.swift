@@ -50,8 +50,8 @@ public struct DeconvolvedTrace: Sendable {
 public enum Deconvolution {
     /// Deconvolves one trace under AR(1) or AR(2) (the greedy L0 variant is AR(1) only): parameters estimated unless given, baseline fitted jointly with the
     /// spikes (alternating b = mean(y − c) with the noise-constrained solve), NaN frames bridged (NaN out there).
-    public static func deconvolve(_ trace: [Double], options: DeconvolutionOptions = DeconvolutionOptions())
-        -> DeconvolvedTrace {
+    public static func deconvolve(_ trace: [Double], options: DeconvolutionOptions = DeconvolutionOptions(),
+                                  threads: Int = 1) -> DeconvolvedTrace {
         let T = trace.count
         // One pass, no copies: how many frames are observed, and whether they all have one value.
         var observedCount = 0, firstObserved = Double.nan, isConstant = true
@@ -71,50 +71,64 @@ public enum Deconvolution {
         let sigma = options.sigma ?? ParameterEstimation.noiseLevel(trace)
         let g = options.g ?? (options.arOrder == 2 ? ParameterEstimation.ar2Coefficients(trace, sigma: sigma)
                                                     : [ParameterEstimation.ar1Coefficient(trace, sigma: sigma)])
-        /// One solve of the chosen model: the given λ (and s_min), or the noise-constrained λ, which it returns.
-        func solve(_ y: UnsafeBufferPointer<Double>, _ c: UnsafeMutableBufferPointer<Double>,
-                   _ s: UnsafeMutableBufferPointer<Double>, lambda given: Double?, minimumSpike: Double) -> Double {
-            switch (g.count, given) {
-            case (2, let given?):
-                OASIS.ar2(y, g1: g[0], g2: g[1], lambda: given, minimumSpike: minimumSpike, calcium: c, spikes: s)
-                return given
-            case (2, nil):
-                return OASIS.noiseConstrainedAR2(y, g1: g[0], g2: g[1], sigma: sigma, calcium: c, spikes: s)
-            case (_, let given?):
-                OASIS.ar1(y, g: g[0], lambda: given, minimumSpike: minimumSpike, pools: pools, calcium: c, spikes: s)
-                return given
-            case (_, nil):
-                return OASIS.noiseConstrainedAR1(y, g: g[0], sigma: sigma, pools: pools, calcium: c, spikes: s)
-            }
-        }
         var baseline = options.baseline ?? percentile(trace.filter { !$0.isNaN }, 0.15)
         let pools = AR1Pools(capacity: T)
         // Every solver writes every frame, so the outputs need no zero-filling.
         var calcium = [Double](unsafeUninitializedCapacity: T) { _, count in count = T }
         var spikes = [Double](unsafeUninitializedCapacity: T) { _, count in count = T }
-        var shifted = [Double](unsafeUninitializedCapacity: T) { _, count in count = T }
-        /// Runs a solver on trace − baseline (or, for the joint fit, the trace itself) into calcium and spikes.
+        var shifted: [Double] = []
+        /// Runs a solver on trace − baseline (`subtractingBaseline`; a copy made here) or on the trace itself.
         func solving(subtractingBaseline: Bool = true,
                      _ body: (UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>,
                               UnsafeMutableBufferPointer<Double>) -> Void) {
-            if subtractingBaseline { for t in 0..<T { shifted[t] = trace[t] - baseline } }
+            if subtractingBaseline {
+                if shifted.isEmpty { shifted = [Double](unsafeUninitializedCapacity: T) { _, count in count = T } }
+                for t in 0..<T { shifted[t] = trace[t] - baseline }
+            }
             (subtractingBaseline ? shifted : trace).withUnsafeBufferPointer { y in
                 calcium.withUnsafeMutableBufferPointer { c in
                     spikes.withUnsafeMutableBufferPointer { s in body(y, c, s) }
                 }
             }
         }
+        /// One solve of the chosen model on trace − baseline: the given λ (and s_min), or the noise-constrained λ,
+        /// which it returns.
+        func solve(lambda given: Double?, minimumSpike: Double) -> Double {
+            if g.count == 1, let given {
+                // The AR(1) solver subtracts the baseline on the fly: no shifted copy.
+                solving(subtractingBaseline: false) { y, c, s in
+                    OASIS.ar1(y, g: g[0], lambda: given, minimumSpike: minimumSpike, baseline: baseline, pools: pools,
+                              calcium: c, spikes: s, threads: threads)
+                }
+                return given
+            }
+            var lambda = 0.0
+            solving { y, c, s in
+                switch (g.count, given) {
+                case (2, let given?):
+                    OASIS.ar2(y, g1: g[0], g2: g[1], lambda: given, minimumSpike: minimumSpike, calcium: c, spikes: s)
+                    lambda = given
+                case (2, nil):
+                    lambda = OASIS.noiseConstrainedAR2(y, g1: g[0], g2: g[1], sigma: sigma, calcium: c, spikes: s)
+                default:
+                    lambda = OASIS.noiseConstrainedAR1(y, g: g[0], sigma: sigma, pools: pools, calcium: c, spikes: s,
+                                                       threads: threads)
+                }
+            }
+            return lambda
+        }
         var lambda = options.lambda ?? 0
         let jointly = options.baseline == nil && options.lambda == nil && g.count == 1
         if jointly {
             solving(subtractingBaseline: false) { y, c, s in
                 (lambda, baseline) = OASIS.noiseConstrainedAR1WithBaseline(
-                    y, g: g[0], sigma: sigma, initialBaseline: baseline, pools: pools, calcium: c, spikes: s)
+                    y, g: g[0], sigma: sigma, initialBaseline: baseline, pools: pools, calcium: c, spikes: s,
+                    threads: threads)
             }
         }
         let rounds = jointly ? 0 : options.baseline == nil ? 10 : 1
         for _ in 0..<rounds {
-            solving { y, c, s in lambda = solve(y, c, s, lambda: options.lambda, minimumSpike: 0) }
+            lambda = solve(lambda: options.lambda, minimumSpike: 0)
             guard options.baseline == nil else { break }
             // The least-squares baseline for this calcium; stop when it moves less than σ/1000.
             var sum = 0.0
@@ -131,7 +145,7 @@ public enum Deconvolution {
             // Hard thresholding replaces the L1 penalty (Friedrich et al. 2017, "thresholded OASIS"): the
             // noise-constrained L1 fit has provided the baseline, and λ is 0 unless given.
             lambda = options.lambda ?? 0
-            solving { y, c, s in _ = solve(y, c, s, lambda: lambda, minimumSpike: options.minimumSpike) }
+            _ = solve(lambda: lambda, minimumSpike: options.minimumSpike)
         }
         return DeconvolvedTrace(calcium: calcium, spikes: spikes, baseline: baseline, sigma: sigma, lambda: lambda,
                                 g: g, warning: nil)
@@ -143,12 +157,17 @@ public enum Deconvolution {
                                   threads: Int) -> [DeconvolvedTrace] {
         let results = ResultSlots(count: rows)
         let workers = max(1, min(threads, rows))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        // Fewer traces than threads: the rest go to each trace's long solves (chunked, so results do not depend on
+        // the split).
+        let perTrace = max(1, threads / max(rows, 1))
+        let work: @Sendable (Int) -> Void = { worker in
             for row in stride(from: worker, to: rows, by: workers) {
                 let trace = Array(values[row * frames..<(row + 1) * frames])
-                results.set(row, deconvolve(trace, options: options))
+                results.set(row, deconvolve(trace, options: options, threads: perTrace))
             }
         }
+        // One worker runs here: inside a concurrentPerform, Dispatch would run a trace's own parallel solves serially.
+        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
         return results.values
     }
 

@@ -17,11 +17,12 @@ extension OASIS {
 
     static func noiseConstrainedAR1(_ y: UnsafeBufferPointer<Double>, g: Double, sigma: Double,
                                     pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
-                                    spikes s: UnsafeMutableBufferPointer<Double>) -> Double {
+                                    spikes s: UnsafeMutableBufferPointer<Double>, threads: Int = 1) -> Double {
         let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
         let target = sigma * sigma * Double(observed)
         var lambda = 0.0
-        var rss = ar1(y, g: g, lambda: 0, minimumSpike: 0, pools: pools, calcium: c, spikes: s)
+        var rss = ar1(y, g: g, lambda: 0, minimumSpike: 0, pools: pools, calcium: c, spikes: s,
+                      threads: threads)
         var derivative = [Double](repeating: 0, count: y.count)
         var steps = 0
         var below = 0.0
@@ -33,7 +34,8 @@ extension OASIS {
                                            derivative: &derivative) else { break }
             below = lambda
             lambda += step
-            rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s)
+            rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s,
+                      threads: threads)
             steps += 1
         }
         // The last step can overshoot when pools merge on the way; OASIS accepts that, nfx narrows it down to the
@@ -42,7 +44,8 @@ extension OASIS {
             var above = lambda
             repeat {
                 lambda = (below + above) / 2
-                rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s)
+                rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s,
+                      threads: threads)
                 if rss > target { above = lambda } else { below = lambda }
                 steps += 1
             } while abs(rss / target - 1) > 1e-4 && steps < 1000
@@ -59,13 +62,13 @@ extension OASIS {
     static func noiseConstrainedAR1WithBaseline(_ y: UnsafeBufferPointer<Double>, g: Double, sigma: Double,
                                                 initialBaseline: Double, pools: AR1Pools,
                                                 calcium c: UnsafeMutableBufferPointer<Double>,
-                                                spikes s: UnsafeMutableBufferPointer<Double>)
+                                                spikes s: UnsafeMutableBufferPointer<Double>, threads: Int = 1)
         -> (lambda: Double, baseline: Double) {
         let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
         let target = sigma * sigma * Double(observed)
         var baseline = initialBaseline, lambda = 0.0
         var rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
-                      spikes: s)
+                      spikes: s, threads: threads)
         var derivative = [Double](repeating: 0, count: y.count)
         func moveBaseline() {
             var sum = 0.0
@@ -82,11 +85,12 @@ extension OASIS {
                                            target: target, derivative: &derivative) else { break }
             lambda += step
             rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
-                      spikes: s)
+                      spikes: s, threads: threads)
             moveBaseline()
         }
         // The last frame's share of the baseline move is only exact after a fresh solve.
-        rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c, spikes: s)
+        rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c, spikes: s,
+                  threads: threads)
         return (max(lambda, 0), baseline)
     }
 }

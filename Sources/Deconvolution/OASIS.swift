@@ -1,3 +1,5 @@
+import CKernels
+import Dispatch
 import Foundation
 
 /// OASIS for AR(1) calcium (Friedrich, Zhou & Paninski, "Fast online deconvolution of calcium imaging data",
@@ -14,7 +16,9 @@ import Foundation
 /// initial calcium level rather than a spike (s_0 = 0), and NaN frames add length to a pool but no data.
 final class AR1Pools {
     /// Per pool: Σ g^k y_{t+k} over its frames (NaN frames skipped), Σ g^{2k}, their ratio (the fitted value at
-    /// the pool's first frame, kept so the merge test needs no division), first frame, length.
+    /// the pool's first frame), first frame, length; and g^k for k = 0…computed, extended on demand up to
+    /// capacity, so that no merge pays for exp(). Pools are short, so the table rarely grows far: filling it for
+    /// the whole trace up front cost more than the solve. The solve itself is CKernels' `nfx_oasis_ar1`.
     let sums: UnsafeMutablePointer<Double>
     let values: UnsafeMutablePointer<Double>
     let weights: UnsafeMutablePointer<Double>
@@ -22,11 +26,11 @@ final class AR1Pools {
     let lengths: UnsafeMutablePointer<Int>
     private(set) var count = 0
     let capacity: Int
-    /// g^k for k = 0…computed, extended on demand up to capacity, so that no merge pays for exp(). Pools are
-    /// short, so the table rarely grows far: filling it for the whole trace up front cost more than the solve.
     private let powers: UnsafeMutablePointer<Double>
-    private var powersFor: Double = .nan
-    private var computed = -1
+    private let powersComputed: UnsafeMutablePointer<Int>
+    private let powersFor: UnsafeMutablePointer<Double>
+    /// The C view of these buffers.
+    let storage: nfx_ar1_pools
 
     init(capacity: Int) {
         self.capacity = max(capacity, 1)
@@ -36,6 +40,14 @@ final class AR1Pools {
         starts = .allocate(capacity: self.capacity)
         lengths = .allocate(capacity: self.capacity)
         powers = .allocate(capacity: self.capacity + 1)
+        powers[0] = 1
+        powersComputed = .allocate(capacity: 1)
+        powersComputed.pointee = 0
+        powersFor = .allocate(capacity: 1)
+        powersFor.pointee = .nan
+        storage = nfx_ar1_pools(sums: sums, weights: weights, values: values, starts: starts, lengths: lengths,
+                                powers: powers, powers_computed: powersComputed, powers_for: powersFor,
+                                capacity: self.capacity)
     }
 
     deinit {
@@ -45,37 +57,16 @@ final class AR1Pools {
         starts.deallocate()
         lengths.deallocate()
         powers.deallocate()
+        powersComputed.deallocate()
+        powersFor.deallocate()
     }
 
-    func prepare(g: Double) {
-        guard g != powersFor else { return }
-        powersFor = g
-        powers[0] = 1
-        computed = 0
+    /// g^k for the g of the last solve.
+    func power(_ k: Int) -> Double {
+        withUnsafePointer(to: storage) { nfx_ar1_power($0, k) }
     }
 
-    @inline(__always) func power(_ k: Int) -> Double {
-        if k > computed { extendPowers(to: k) }
-        return powers[k]
-    }
-
-    private func extendPowers(to k: Int) {
-        let target = min(capacity, max(k, 2 * computed + 64))
-        for j in (computed + 1)...target { powers[j] = powers[j - 1] * powersFor }
-        computed = target
-    }
     @inline(__always) func value(_ i: Int) -> Double { values[i] }
-
-    @inline(__always) func reset() { count = 0 }
-
-    @inline(__always) func push(sum: Double, start: Int) {
-        sums[count] = sum
-        values[count] = sum
-        weights[count] = 1
-        starts[count] = start
-        lengths[count] = 1
-        count += 1
-    }
 
     func setCount(_ newCount: Int) { count = newCount }
 }
@@ -92,73 +83,54 @@ public enum OASIS {
         return ar1(y, g: g, lambda: lambda, minimumSpike: minimumSpike, pools: pools, calcium: c, spikes: s)
     }
 
+    /// Frames per chunk of the solve (see CKernels' oasis.h): chunks are solved apart, on as many threads as the
+    /// caller gives, and joined. The size is fixed, so that the result does not depend on the thread count.
+    static let chunkFrames = 1 << 15
+
     /// The same with caller-owned pools (reused across the many solves of a λ or baseline search), for y − b:
-    /// the baseline is subtracted on the fly, and the residual returned is that of y − b − c.
+    /// the baseline is subtracted on the fly, and the residual returned is that of y − b − c. With s_min = 0 a
+    /// trace longer than `chunkFrames` is solved in chunks on up to `threads` threads.
     @discardableResult
     static func ar1(_ y: UnsafeBufferPointer<Double>, g: Double, lambda: Double, minimumSpike: Double,
                     baseline b: Double = 0, pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
-                    spikes s: UnsafeMutableBufferPointer<Double>) -> Double {
+                    spikes s: UnsafeMutableBufferPointer<Double>, threads: Int = 1,
+                    chunkFrames: Int = OASIS.chunkFrames) -> Double {
         let T = y.count
-        guard T > 0 else { return 0 }
-        pools.prepare(g: g)
-        pools.reset()
-        let interior = lambda * (1 - g) + b, last = lambda + b
-        pools.push(sum: y[0].isNaN ? 0 : y[0] - (T == 1 ? last : interior), start: 0)
-        let sums = pools.sums, values = pools.values, weights = pools.weights, lengths = pools.lengths
-        let starts = pools.starts
-        // The hot loop keeps the pool count in a local (a class property would be checked for exclusive access
-        // at every touch) and works on raw buffers.
-        var count = 1
-        for t in 1..<T {
-            let value = y[t]
-            if value.isNaN {
-                lengths[count - 1] += 1
-                continue
-            }
-            let fitted = value - (t == T - 1 ? last : interior)
-            sums[count] = fitted
-            weights[count] = 1
-            starts[count] = t
-            lengths[count] = 1
-            count += 1
-            var i = count - 1
-            while i > 0 {
-                let decay = pools.power(lengths[i - 1])
-                // v_{i−1}·decay + s_min > v_i, multiplied through by the (positive) weights: no division on the
-                // chain of dependent merges.
-                let (w0, w1) = (weights[i - 1], weights[i])
-                guard (sums[i - 1] * decay + minimumSpike * w0) * w1 > sums[i] * w0 else { break }
-                sums[i - 1] += sums[i] * decay
-                weights[i - 1] = w0 + w1 * decay * decay
-                lengths[i - 1] += lengths[i]
-                count -= 1
-                i -= 1
+        guard T > 0, let frames = y.baseAddress, let calcium = c.baseAddress, let spikes = s.baseAddress else {
+            pools.setCount(0)
+            return 0
+        }
+        // Chunk boundaries at observed frames (a chunk's first frame starts a pool); one chunk with s_min > 0,
+        // where the problem is no longer an isotonic regression.
+        var bounds = [0]
+        if minimumSpike == 0 {
+            var next = chunkFrames
+            while next < T {
+                var start = next
+                while start < T && y[start].isNaN { start += 1 }
+                if start < T { bounds.append(start) }
+                next = max(next, start) + chunkFrames
             }
         }
-        pools.setCount(count)
-        for p in 0..<count { values[p] = sums[p] / weights[p] }
-        for p in 0..<pools.count {
-            var level = pools.value(p)
-            if (p == 0 && level < 0) || (p > 0 && level < minimumSpike) { level = 0 }
-            let start = pools.starts[p]
-            for k in 0..<lengths[p] {
-                c[start + k] = level
-                level *= g
-            }
-        }
-        // Spikes and the residual in one pass, backwards so that c[t − 1] is still a number when s[t] needs it.
-        var rss = 0.0
-        for t in stride(from: T - 1, through: 0, by: -1) {
-            if y[t].isNaN {
-                s[t] = .nan
-                c[t] = .nan
+        bounds.append(T)
+        let chunks = bounds.count - 1
+        let solve = ChunkedAR1(frames: frames, T: T, bounds: bounds, g: g, lambda: lambda, minimumSpike: minimumSpike,
+                               baseline: b, pools: pools, calcium: calcium, spikes: spikes)
+        let workers = min(threads, chunks)
+        func each(_ body: @escaping @Sendable (Int) -> Void) {
+            if workers <= 1 {
+                for k in 0..<chunks { body(k) }
             } else {
-                s[t] = t == 0 ? 0 : c[t] - g * c[t - 1]
-                let residual = y[t] - b - c[t]
-                rss += residual * residual
+                DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
             }
         }
-        return rss
+        each { solve.solveChunk($0) }
+        let poolCount = solve.join()
+        each { solve.calcium(ofPoolShare: $0, of: poolCount) }
+        each { solve.spikes(of: $0) }
+        if solve.hasMissingFrames { each { solve.markMissing(of: $0) } }
+        pools.setCount(poolCount)
+        return solve.residual
     }
 
     /// Array convenience.
@@ -174,4 +146,66 @@ public enum OASIS {
         }
         return (c, s)
     }
+}
+
+/// One chunked AR(1) solve's shared state (see `OASIS.ar1`): every phase writes only its chunk's part of the
+/// buffers, so the chunks run on any threads.
+private final class ChunkedAR1: @unchecked Sendable {
+    let frames: UnsafePointer<Double>, T: Int, bounds: [Int]
+    let g: Double, lambda: Double, minimumSpike: Double, baseline: Double
+    let pools: AR1Pools
+    let storage: UnsafeMutablePointer<nfx_ar1_pools>
+    let calcium: UnsafeMutablePointer<Double>, spikes: UnsafeMutablePointer<Double>
+    /// Per chunk: its pools, its NaN frames, its share of the residual.
+    let poolCounts: UnsafeMutablePointer<Int>, missing: UnsafeMutablePointer<Int>, partial: UnsafeMutablePointer<Double>
+    var chunks: Int { bounds.count - 1 }
+
+    init(frames: UnsafePointer<Double>, T: Int, bounds: [Int], g: Double, lambda: Double, minimumSpike: Double,
+         baseline: Double, pools: AR1Pools, calcium: UnsafeMutablePointer<Double>,
+         spikes: UnsafeMutablePointer<Double>) {
+        (self.frames, self.T, self.bounds, self.g, self.lambda) = (frames, T, bounds, g, lambda)
+        (self.minimumSpike, self.baseline, self.pools, self.calcium, self.spikes) = (minimumSpike, baseline, pools,
+                                                                                     calcium, spikes)
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: pools.storage)
+        let chunks = bounds.count - 1
+        poolCounts = .allocate(capacity: chunks)
+        missing = .allocate(capacity: chunks)
+        partial = .allocate(capacity: chunks)
+        nfx_ar1_prepare(storage, g)
+    }
+
+    deinit {
+        storage.deallocate()
+        poolCounts.deallocate()
+        missing.deallocate()
+        partial.deallocate()
+    }
+
+    func solveChunk(_ k: Int) {
+        nfx_oasis_ar1_chunk(frames, bounds[k], bounds[k + 1] - bounds[k], T, g, lambda, minimumSpike, baseline, storage,
+                            poolCounts + k, missing + k)
+    }
+
+    /// The chunks' pools pushed in order onto the first chunk's; returns their number.
+    func join() -> Int {
+        var count = poolCounts[0]
+        for k in 1..<chunks { count = nfx_oasis_ar1_join(storage, count, bounds[k], poolCounts[k]) }
+        return count
+    }
+
+    func calcium(ofPoolShare k: Int, of count: Int) {
+        nfx_oasis_ar1_calcium(storage, count * k / chunks, count * (k + 1) / chunks, g, minimumSpike, calcium)
+    }
+
+    func spikes(of k: Int) {
+        partial[k] = nfx_oasis_ar1_spikes(frames, bounds[k], bounds[k + 1], g, baseline, calcium, spikes)
+    }
+
+    var hasMissingFrames: Bool { (0..<chunks).contains { missing[$0] > 0 } }
+
+    func markMissing(of k: Int) { nfx_oasis_ar1_mark_missing(frames, bounds[k], bounds[k + 1], calcium, spikes) }
+
+    /// The residual sum of squares, the chunks' shares added in order.
+    var residual: Double { (0..<chunks).reduce(0) { $0 + partial[$1] } }
 }

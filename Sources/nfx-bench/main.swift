@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// `nfx-bench MODE …`: one measurement per process, printed as ONE JSON line on stdout for Scripts/bench/.
@@ -19,6 +20,8 @@ let usage = """
                      [--precision double|single] [--threads 2]
     """
 
+// The same allocator settings as nfx itself.
+nfx_reuse_freed_blocks()
 do {
     var arguments = try Arguments(Array(CommandLine.arguments.dropFirst()))
     switch arguments.mode {

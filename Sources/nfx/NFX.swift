@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKernels
 import Foundation
 import NFXIO
 
@@ -20,6 +21,7 @@ struct NFX: ParsableCommand {
 
     /// Parses, runs, and turns every failure into the contract's one-line error and exit code.
     static func main() {
+        nfx_reuse_freed_blocks()
         TemporaryFiles.shared.installSignalHandlers()
         var command: ParsableCommand
         do {

@@ -70,5 +70,19 @@ final class DeconvolutionTests: XCTestCase {
         }
     }
 
+    /// One trace longer than a chunk of the solve on two threads (its solves split between them) and on one.
+    func testOneLongTraceGivesTheSameResultOnTwoThreads() throws {
+        let frames = OASIS.chunkFrames * 2 + 777
+        let simulation = try CalciumSimulation(neurons: 1, frames: frames, seed: 5).generate()
+        let values = simulation.fluorescence.elements
+        let one = Deconvolution.deconvolve(rows: 1, frames: frames, values: values, options: DeconvolutionOptions(),
+                                           threads: 1)
+        let two = Deconvolution.deconvolve(rows: 1, frames: frames, values: values, options: DeconvolutionOptions(),
+                                           threads: 2)
+        XCTAssertEqual(one[0].spikes, two[0].spikes)
+        XCTAssertEqual(one[0].lambda, two[0].lambda)
+        XCTAssertEqual(one[0].baseline, two[0].baseline)
+    }
+
     private func pearson(_ a: [Double], _ b: [Double]) -> Double { SpikeScores.pearson(a, b) }
 }

@@ -47,6 +47,49 @@ final class OASISTests: XCTestCase {
         }
     }
 
+    /// The solve in chunks (pools found per chunk, then joined) against one sequential pass, on a trace of several
+    /// chunks with NaN frames at and across the chunk boundaries, with and without λ; and the same result on one
+    /// thread or two.
+    func testChunkedSolveMatchesOneSequentialPass() {
+        let chunk = 1000
+        var y = randomTrace(5 * chunk + 123, g: 0.95, sigma: 0.3, seed: 12)
+        for t in [chunk - 1, chunk, 2 * chunk, 2 * chunk + 1, 2 * chunk + 2] { y[t] = .nan }
+        for t in (3 * chunk - 5)..<(3 * chunk + 40) { y[t] = .nan }
+        func solve(lambda: Double, chunkFrames: Int, threads: Int) -> (c: [Double], s: [Double], rss: Double, pools: Int) {
+            let pools = AR1Pools(capacity: y.count)
+            var c = [Double](repeating: 0, count: y.count), s = c
+            let rss = y.withUnsafeBufferPointer { yp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    s.withUnsafeMutableBufferPointer { sp in
+                        OASIS.ar1(yp, g: 0.95, lambda: lambda, minimumSpike: 0, pools: pools, calcium: cp, spikes: sp,
+                                  threads: threads, chunkFrames: chunkFrames)
+                    }
+                }
+            }
+            return (c, s, rss, pools.count)
+        }
+        for lambda in [0.0, 0.4] {
+            let sequential = solve(lambda: lambda, chunkFrames: y.count, threads: 1)
+            let chunked = solve(lambda: lambda, chunkFrames: chunk, threads: 1)
+            let twoThreads = solve(lambda: lambda, chunkFrames: chunk, threads: 2)
+            XCTAssertEqual(chunked.pools, sequential.pools, "λ \(lambda)")
+            for t in y.indices {
+                XCTAssertEqual(chunked.c[t].isNaN, y[t].isNaN)
+                guard !y[t].isNaN else { continue }
+                XCTAssertEqual(chunked.c[t], sequential.c[t], accuracy: 1e-10, "c[\(t)] λ \(lambda)")
+                XCTAssertEqual(chunked.s[t], sequential.s[t], accuracy: 1e-10, "s[\(t)] λ \(lambda)")
+            }
+            XCTAssertEqual(chunked.rss, sequential.rss, accuracy: 1e-9 * sequential.rss)
+            XCTAssertEqual(twoThreads.c.map(\.bitPattern), chunked.c.map(\.bitPattern), "threads λ \(lambda)")
+            XCTAssertEqual(twoThreads.rss, chunked.rss)
+        }
+    }
+
+    /// A trace longer than one chunk, through the public entry point: still optimal.
+    func testLongTraceSolvedInChunksIsOptimal() {
+        assertOptimal(randomTrace(OASIS.chunkFrames * 2 + 500, g: 0.9, sigma: 0.2, seed: 4), g: 0.9, lambda: 0.3)
+    }
+
     func testSolutionSatisfiesTheOptimalityConditions() {
         for seed in UInt64(0)..<40 {
             let g = [0.1, 0.5, 0.9, 0.95, 0.999][Int(seed % 5)]

@@ -32,4 +32,9 @@ void nfx_transpose_times_khatri_rao_d(const double *X, ptrdiff_t first, ptrdiff_
 void nfx_transpose_times_khatri_rao_s(const float *X, ptrdiff_t first, ptrdiff_t rows, ptrdiff_t K,
                                       const float *A, const float *B, ptrdiff_t J, ptrdiff_t R, float *M);
 
+/// The executables' allocator setting (a process-wide choice, so no library target makes it): blocks up to 64 MiB
+/// come from the heap and up to 256 MiB of freed memory stays there for reuse, instead of fresh zeroed pages for
+/// every large block. Peak memory is unchanged: freed blocks are reused, and beyond 256 MiB handed back.
+void nfx_reuse_freed_blocks(void);
+
 #endif

@@ -1,0 +1,59 @@
+#ifndef NFX_OASIS_H
+#define NFX_OASIS_H
+
+#include <stddef.h>
+
+// The AR(1) OASIS solve (Friedrich, Zhou & Paninski 2017, Algorithm 1) behind Deconvolution's `OASIS.ar1`; the
+// Swift side documents the problem. Plain C, no vector build: the pool merges are a chain of dependent scalar steps.
+
+/// Pool storage owned by the caller, `capacity` ≥ the trace length: per pool the weighted sum Σ g^k (y − shift),
+/// the weight Σ g^{2k}, their ratio (`values`, filled at the end), first frame and length; and g^k for
+/// k ≤ *powers_computed (extended here on demand, for `powers_for`; reset when g changes).
+typedef struct {
+    double *sums;
+    double *weights;
+    double *values;
+    ptrdiff_t *starts;
+    ptrdiff_t *lengths;
+    double *powers;
+    ptrdiff_t *powers_computed;
+    double *powers_for;
+    ptrdiff_t capacity;
+} nfx_ar1_pools;
+
+/// g^k from the pools' table, extending it as needed.
+double nfx_ar1_power(const nfx_ar1_pools *pools, ptrdiff_t k);
+
+// The solve in chunks, so that long traces can use several threads (Swift's OASIS.ar1 drives them): with
+// s_min = 0 the problem is an isotonic regression in x_t = c_t / g^t (c_t ≥ g c_{t−1} ⇔ x_t ≥ x_{t−1}), whose
+// optimal blocks contain those of any stretch solved alone, so pools found per chunk and then pushed onto the
+// first chunk's, merging as frames would, give the same pools as one sequential pass (pool-adjacent violators).
+
+/// The pools of frames [first, first + count) of a trace of T frames (NaN frames add length to a pool but no
+/// data; *missing_frames counts them), stored at [first, first + *stored_pools) of the pool arrays, with `values`
+/// holding each pool's decay g^length until nfx_oasis_ar1_calcium.
+void nfx_oasis_ar1_chunk(const double *y, ptrdiff_t first, ptrdiff_t count, ptrdiff_t T, double g, double lambda,
+                         double minimum_spike, double baseline, const nfx_ar1_pools *pools, ptrdiff_t *stored_pools,
+                         ptrdiff_t *missing_frames);
+
+/// Pushes the `count` pools stored at `first` onto the stack of `base` pools at 0 (first ≥ base), merging as
+/// frames merge with s_min = 0; returns the stack's new size.
+ptrdiff_t nfx_oasis_ar1_join(const nfx_ar1_pools *pools, ptrdiff_t base, ptrdiff_t first, ptrdiff_t count);
+
+/// The calcium of pools [first, end): each pool's value (sums / weights, into `values`; 0 when negative for the
+/// first pool or under s_min for the others) decaying by g over its frames.
+void nfx_oasis_ar1_calcium(const nfx_ar1_pools *pools, ptrdiff_t first, ptrdiff_t end, double g,
+                           double minimum_spike, double *c);
+
+/// Spikes s_t = c_t − g c_{t−1} (s_0 = 0) of frames [first, end) and the residual sum of squares of
+/// y − baseline − c over their observed frames.
+double nfx_oasis_ar1_spikes(const double *y, ptrdiff_t first, ptrdiff_t end, double g, double baseline,
+                            const double *c, double *s);
+
+/// NaN calcium and spikes where y is NaN, frames [first, end) (after the spikes, which need the bridged values).
+void nfx_oasis_ar1_mark_missing(const double *y, ptrdiff_t first, ptrdiff_t end, double *c, double *s);
+
+/// Resets the power table when g changes.
+void nfx_ar1_prepare(const nfx_ar1_pools *pools, double g);
+
+#endif
