@@ -25,8 +25,8 @@ double nfx_ar1_power(const nfx_ar1_pools *pools, ptrdiff_t k) {
 #define POOL_FIELDS(prefix) double prefix##sum, prefix##weight, prefix##decay; ptrdiff_t prefix##start, prefix##length
 
 void nfx_oasis_ar1_chunk(const double *y, ptrdiff_t first, ptrdiff_t count, ptrdiff_t T, double g, double lambda,
-                         double minimum_spike, double baseline, const nfx_ar1_pools *pools, ptrdiff_t *stored_pools,
-                         ptrdiff_t *missing_frames) {
+                         double minimum_spike, double baseline, const nfx_ar1_pools *pools,
+                         ptrdiff_t *stored_pools) {
     double *sums = pools->sums + first, *weights = pools->weights + first, *decays = pools->values + first;
     ptrdiff_t *starts = pools->starts + first, *lengths = pools->lengths + first;
     // The L1 term folded into the data (see OASIS.ar1): every frame but the last loses λ(1 − g), the last λ.
@@ -38,13 +38,12 @@ void nfx_oasis_ar1_chunk(const double *y, ptrdiff_t first, ptrdiff_t count, ptrd
     top_decay = g;
     top_start = first;
     top_length = 1;
-    ptrdiff_t stored = 0, missing = isnan(y[first]);
+    ptrdiff_t stored = 0;
     for (ptrdiff_t t = first + 1; t < first + count; t++) {
         const double value = y[t];
         if (isnan(value)) {
             top_length++;
             top_decay *= g;
-            missing++;
             continue;
         }
         double below_sum = top_sum, below_weight = top_weight, below_decay = top_decay;
@@ -87,7 +86,6 @@ void nfx_oasis_ar1_chunk(const double *y, ptrdiff_t first, ptrdiff_t count, ptrd
     starts[stored] = top_start;
     lengths[stored] = top_length;
     *stored_pools = stored + 1;
-    *missing_frames = missing;
 }
 
 ptrdiff_t nfx_oasis_ar1_join(const nfx_ar1_pools *pools, ptrdiff_t base, ptrdiff_t first, ptrdiff_t count) {
@@ -119,16 +117,37 @@ ptrdiff_t nfx_oasis_ar1_join(const nfx_ar1_pools *pools, ptrdiff_t base, ptrdiff
     return base;
 }
 
-void nfx_oasis_ar1_calcium(const nfx_ar1_pools *pools, ptrdiff_t first, ptrdiff_t end, double g,
-                           double minimum_spike, double *c) {
+double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, const nfx_ar1_pools *pools,
+                            ptrdiff_t pool_count, double g, double minimum_spike, double baseline, double *c,
+                            double *s) {
+    if (first >= end) return 0;
+    const double *sums = pools->sums, *weights = pools->weights;
+    const ptrdiff_t *starts = pools->starts, *lengths = pools->lengths;
+    // The pool holding frame first − 1 (or first): the last one starting at or before it.
+    const ptrdiff_t anchor = first > 0 ? first - 1 : 0;
+    ptrdiff_t low = 0, high = pool_count - 1;
+    while (low < high) {
+        const ptrdiff_t middle = (low + high + 1) / 2;
+        if (starts[middle] <= anchor) low = middle; else high = middle - 1;
+    }
+    // The calcium of frames [first, end), and of frame first − 1 (kept aside: another range owns it). A pool's
+    // value is written by the range holding its first frame.
+    double previous = 0;
     const double g2 = g * g, g3 = g2 * g, g4 = g2 * g2;
-    for (ptrdiff_t p = first; p < end; p++) {
-        const double value = pools->sums[p] / pools->weights[p];
-        pools->values[p] = value;
+    for (ptrdiff_t p = low; p < pool_count && starts[p] < end; p++) {
+        const double value = sums[p] / weights[p];
+        if (starts[p] >= first) pools->values[p] = value;
         double level = value;
         if ((p == 0 && level < 0) || (p > 0 && level < minimum_spike)) level = 0;
-        double *out = c + pools->starts[p];
-        const ptrdiff_t length = pools->lengths[p];
+        ptrdiff_t from = starts[p], to = starts[p] + lengths[p];
+        if (first > 0 && from <= first - 1 && first - 1 < to) previous = level * pow(g, (double)(first - 1 - from));
+        if (from < first) {
+            level *= pow(g, (double)(first - from));
+            from = first;
+        }
+        if (to > end) to = end;
+        double *out = c + from;
+        const ptrdiff_t length = to - from;
         // Four frames at a time: level·g^k.
         ptrdiff_t k = 0;
         for (; k + 4 <= length; k += 4) {
@@ -143,27 +162,22 @@ void nfx_oasis_ar1_calcium(const nfx_ar1_pools *pools, ptrdiff_t first, ptrdiff_
             level *= g;
         }
     }
-}
-
-double nfx_oasis_ar1_spikes(const double *y, ptrdiff_t first, ptrdiff_t end, double g, double baseline,
-                            const double *c, double *s) {
-    for (ptrdiff_t t = first > 0 ? first : 1; t < end; t++) s[t] = c[t] - g * c[t - 1];
-    if (first == 0 && end > 0) s[0] = 0;
+    // Spikes s_t = c_t − g c_{t−1} (s_0 = 0, and NaN frames' calcium bridged until their spike is taken), the
+    // residual over observed frames, and NaN where y is NaN.
     double rss = 0;
     for (ptrdiff_t t = first; t < end; t++) {
-        const double residual = y[t] - baseline - c[t];
-        rss += isnan(residual) ? 0 : residual * residual;
-    }
-    return rss;
-}
-
-void nfx_oasis_ar1_mark_missing(const double *y, ptrdiff_t first, ptrdiff_t end, double *c, double *s) {
-    for (ptrdiff_t t = first; t < end; t++) {
-        if (isnan(y[t])) {
+        const double current = c[t];
+        s[t] = t == 0 ? 0 : current - g * previous;
+        previous = current;
+        const double residual = y[t] - baseline - current;
+        if (isnan(residual)) {
             c[t] = NAN;
             s[t] = NAN;
+        } else {
+            rss += residual * residual;
         }
     }
+    return rss;
 }
 
 void nfx_ar1_prepare(const nfx_ar1_pools *pools, double g) {

@@ -126,9 +126,7 @@ public enum OASIS {
         }
         each { solve.solveChunk($0) }
         let poolCount = solve.join()
-        each { solve.calcium(ofPoolShare: $0, of: poolCount) }
-        each { solve.spikes(of: $0) }
-        if solve.hasMissingFrames { each { solve.markMissing(of: $0) } }
+        each { solve.finish($0, pools: poolCount) }
         pools.setCount(poolCount)
         return solve.residual
     }
@@ -156,8 +154,8 @@ private final class ChunkedAR1: @unchecked Sendable {
     let pools: AR1Pools
     let storage: UnsafeMutablePointer<nfx_ar1_pools>
     let calcium: UnsafeMutablePointer<Double>, spikes: UnsafeMutablePointer<Double>
-    /// Per chunk: its pools, its NaN frames, its share of the residual.
-    let poolCounts: UnsafeMutablePointer<Int>, missing: UnsafeMutablePointer<Int>, partial: UnsafeMutablePointer<Double>
+    /// Per chunk: its pools, its share of the residual.
+    let poolCounts: UnsafeMutablePointer<Int>, partial: UnsafeMutablePointer<Double>
     var chunks: Int { bounds.count - 1 }
 
     init(frames: UnsafePointer<Double>, T: Int, bounds: [Int], g: Double, lambda: Double, minimumSpike: Double,
@@ -170,7 +168,6 @@ private final class ChunkedAR1: @unchecked Sendable {
         storage.initialize(to: pools.storage)
         let chunks = bounds.count - 1
         poolCounts = .allocate(capacity: chunks)
-        missing = .allocate(capacity: chunks)
         partial = .allocate(capacity: chunks)
         nfx_ar1_prepare(storage, g)
     }
@@ -178,13 +175,12 @@ private final class ChunkedAR1: @unchecked Sendable {
     deinit {
         storage.deallocate()
         poolCounts.deallocate()
-        missing.deallocate()
         partial.deallocate()
     }
 
     func solveChunk(_ k: Int) {
         nfx_oasis_ar1_chunk(frames, bounds[k], bounds[k + 1] - bounds[k], T, g, lambda, minimumSpike, baseline, storage,
-                            poolCounts + k, missing + k)
+                            poolCounts + k)
     }
 
     /// The chunks' pools pushed in order onto the first chunk's; returns their number.
@@ -194,17 +190,10 @@ private final class ChunkedAR1: @unchecked Sendable {
         return count
     }
 
-    func calcium(ofPoolShare k: Int, of count: Int) {
-        nfx_oasis_ar1_calcium(storage, count * k / chunks, count * (k + 1) / chunks, g, minimumSpike, calcium)
+    func finish(_ k: Int, pools count: Int) {
+        partial[k] = nfx_oasis_ar1_finish(frames, bounds[k], bounds[k + 1], storage, count, g, minimumSpike, baseline,
+                                          calcium, spikes)
     }
-
-    func spikes(of k: Int) {
-        partial[k] = nfx_oasis_ar1_spikes(frames, bounds[k], bounds[k + 1], g, baseline, calcium, spikes)
-    }
-
-    var hasMissingFrames: Bool { (0..<chunks).contains { missing[$0] > 0 } }
-
-    func markMissing(of k: Int) { nfx_oasis_ar1_mark_missing(frames, bounds[k], bounds[k + 1], calcium, spikes) }
 
     /// The residual sum of squares, the chunks' shares added in order.
     var residual: Double { (0..<chunks).reduce(0) { $0 + partial[$1] } }

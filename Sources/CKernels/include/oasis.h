@@ -30,28 +30,24 @@ double nfx_ar1_power(const nfx_ar1_pools *pools, ptrdiff_t k);
 // first chunk's, merging as frames would, give the same pools as one sequential pass (pool-adjacent violators).
 
 /// The pools of frames [first, first + count) of a trace of T frames (NaN frames add length to a pool but no
-/// data; *missing_frames counts them), stored at [first, first + *stored_pools) of the pool arrays, with `values`
-/// holding each pool's decay g^length until nfx_oasis_ar1_calcium.
+/// data), stored at [first, first + *stored_pools) of the pool arrays, with `values`
+/// holding each pool's decay g^length until nfx_oasis_ar1_finish.
 void nfx_oasis_ar1_chunk(const double *y, ptrdiff_t first, ptrdiff_t count, ptrdiff_t T, double g, double lambda,
-                         double minimum_spike, double baseline, const nfx_ar1_pools *pools, ptrdiff_t *stored_pools,
-                         ptrdiff_t *missing_frames);
+                         double minimum_spike, double baseline, const nfx_ar1_pools *pools,
+                         ptrdiff_t *stored_pools);
 
 /// Pushes the `count` pools stored at `first` onto the stack of `base` pools at 0 (first ≥ base), merging as
 /// frames merge with s_min = 0; returns the stack's new size.
 ptrdiff_t nfx_oasis_ar1_join(const nfx_ar1_pools *pools, ptrdiff_t base, ptrdiff_t first, ptrdiff_t count);
 
-/// The calcium of pools [first, end): each pool's value (sums / weights, into `values`; 0 when negative for the
-/// first pool or under s_min for the others) decaying by g over its frames.
-void nfx_oasis_ar1_calcium(const nfx_ar1_pools *pools, ptrdiff_t first, ptrdiff_t end, double g,
-                           double minimum_spike, double *c);
-
-/// Spikes s_t = c_t − g c_{t−1} (s_0 = 0) of frames [first, end) and the residual sum of squares of
-/// y − baseline − c over their observed frames.
-double nfx_oasis_ar1_spikes(const double *y, ptrdiff_t first, ptrdiff_t end, double g, double baseline,
-                            const double *c, double *s);
-
-/// NaN calcium and spikes where y is NaN, frames [first, end) (after the spikes, which need the bridged values).
-void nfx_oasis_ar1_mark_missing(const double *y, ptrdiff_t first, ptrdiff_t end, double *c, double *s);
+/// Frames [first, end) of the solution from its `pool_count` pools: the calcium (each pool's value, sums /
+/// weights, written to `values` by the range holding the pool's first frame; 0 when negative for the first pool or
+/// under s_min for the others; decaying by g), the spikes s_t = c_t − g c_{t−1} (s_0 = 0), NaN calcium and spikes
+/// where y is NaN; returns the residual sum of squares of y − baseline − c over the observed frames. Ranges may
+/// run on different threads.
+double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, const nfx_ar1_pools *pools,
+                            ptrdiff_t pool_count, double g, double minimum_spike, double baseline, double *c,
+                            double *s);
 
 /// Resets the power table when g changes.
 void nfx_ar1_prepare(const nfx_ar1_pools *pools, double g);
