@@ -21,98 +21,84 @@ double nfx_ar1_power(const nfx_ar1_pools *pools, ptrdiff_t k) {
     return pools->powers[k];
 }
 
-/// One pool's fields as locals.
-#define POOL_FIELDS(prefix) double prefix##sum, prefix##weight, prefix##decay; ptrdiff_t prefix##start, prefix##length
+/// A pool: Σ g^k (y − shift) over its observed frames, Σ g^{2k}, g^length, first frame, length. Kept in locals
+/// (registers) for the newest pools; stored with `values` holding the decay until the solve is finished.
+typedef struct {
+    double sum, weight, decay;
+    ptrdiff_t start, length;
+} pool;
+
+static inline pool load_pool(const nfx_ar1_pools *pools, ptrdiff_t index) {
+    return (pool){pools->sums[index], pools->weights[index], pools->values[index], pools->starts[index],
+                  pools->lengths[index]};
+}
+
+static inline void store_pool(const nfx_ar1_pools *pools, ptrdiff_t index, pool p) {
+    pools->sums[index] = p.sum;
+    pools->weights[index] = p.weight;
+    pools->values[index] = p.decay;
+    pools->starts[index] = p.start;
+    pools->lengths[index] = p.length;
+}
+
+/// Whether `below` would need a negative spike (or one under s_min) where `top` starts: v_below·decay + s_min >
+/// v_top, multiplied through by the (positive) weights, so no division waits on the chain of dependent merges.
+static inline int violates(pool below, pool top, double minimum_spike) {
+    return (below.sum * below.decay + minimum_spike * below.weight) * top.weight > top.sum * below.weight;
+}
+
+/// `below` and `top` as one pool: its value is the least-squares fit of all their frames.
+static inline pool merged(pool below, pool top) {
+    return (pool){below.sum + top.sum * below.decay, below.weight + top.weight * below.decay * below.decay,
+                  below.decay * top.decay, below.start, below.length + top.length};
+}
 
 void nfx_oasis_ar1_chunk(const double *y, ptrdiff_t first, ptrdiff_t count, ptrdiff_t T, double g, double lambda,
                          double minimum_spike, double baseline, const nfx_ar1_pools *pools,
                          ptrdiff_t *stored_pools) {
-    double *sums = pools->sums + first, *weights = pools->weights + first, *decays = pools->values + first;
-    ptrdiff_t *starts = pools->starts + first, *lengths = pools->lengths + first;
+    // The chunk's stack lives at [first, first + count) of the arrays.
+    const nfx_ar1_pools stack = {pools->sums + first, pools->weights + first, pools->values + first,
+                                 pools->starts + first, pools->lengths + first, pools->powers,
+                                 pools->powers_computed, pools->powers_for, pools->capacity - first};
     // The L1 term folded into the data (see OASIS.ar1): every frame but the last loses λ(1 − g), the last λ.
     const double interior = lambda * (1 - g) + baseline, last = lambda + baseline;
     // The newest pool and the one under it live in registers; `stored` pools lie under those in the arrays.
-    POOL_FIELDS(top_);
-    top_sum = isnan(y[first]) ? 0 : y[first] - (first == T - 1 ? last : interior);
-    top_weight = 1;
-    top_decay = g;
-    top_start = first;
-    top_length = 1;
+    pool top = {isnan(y[first]) ? 0 : y[first] - (first == T - 1 ? last : interior), 1, g, first, 1};
     ptrdiff_t stored = 0;
     for (ptrdiff_t t = first + 1; t < first + count; t++) {
         const double value = y[t];
         if (isnan(value)) {
-            top_length++;
-            top_decay *= g;
+            top.length++;
+            top.decay *= g;
             continue;
         }
-        double below_sum = top_sum, below_weight = top_weight, below_decay = top_decay;
-        ptrdiff_t below_start = top_start, below_length = top_length;
-        top_sum = value - (t == T - 1 ? last : interior);
-        top_weight = 1;
-        top_decay = g;
-        top_start = t;
-        top_length = 1;
-        // Merge while the pool below would need a negative spike (or one under s_min) at the junction:
-        // v_below·decay + s_min > v_top, multiplied through by the (positive) weights, so no division waits on the
-        // chain of dependent merges.
+        pool below = top;
+        top = (pool){value - (t == T - 1 ? last : interior), 1, g, t, 1};
         for (;;) {
-            if (!((below_sum * below_decay + minimum_spike * below_weight) * top_weight > top_sum * below_weight)) {
-                sums[stored] = below_sum;
-                weights[stored] = below_weight;
-                decays[stored] = below_decay;
-                starts[stored] = below_start;
-                lengths[stored] = below_length;
-                stored++;
+            if (!violates(below, top, minimum_spike)) {
+                store_pool(&stack, stored++, below);
                 break;
             }
-            top_sum = below_sum + top_sum * below_decay;
-            top_weight = below_weight + top_weight * below_decay * below_decay;
-            top_decay = below_decay * top_decay;
-            top_length = below_length + top_length;
-            top_start = below_start;
+            top = merged(below, top);
             if (stored == 0) break;
-            stored--;
-            below_sum = sums[stored];
-            below_weight = weights[stored];
-            below_decay = decays[stored];
-            below_start = starts[stored];
-            below_length = lengths[stored];
+            below = load_pool(&stack, --stored);
         }
     }
-    sums[stored] = top_sum;
-    weights[stored] = top_weight;
-    decays[stored] = top_decay;
-    starts[stored] = top_start;
-    lengths[stored] = top_length;
+    store_pool(&stack, stored, top);
     *stored_pools = stored + 1;
 }
 
 ptrdiff_t nfx_oasis_ar1_join(const nfx_ar1_pools *pools, ptrdiff_t base, ptrdiff_t first, ptrdiff_t count) {
-    double *sums = pools->sums, *weights = pools->weights, *decays = pools->values;
-    ptrdiff_t *starts = pools->starts, *lengths = pools->lengths;
     for (ptrdiff_t index = first; index < first + count; index++) {
         // Read before the stack can grow over it: the stack never passes index (a pool per frame at most).
-        POOL_FIELDS(top_);
-        top_sum = sums[index];
-        top_weight = weights[index];
-        top_decay = decays[index];
-        top_start = starts[index];
-        top_length = lengths[index];
-        while (base > 0 && sums[base - 1] * decays[base - 1] * top_weight > top_sum * weights[base - 1]) {
+        pool top = load_pool(pools, index);
+        while (base > 0) {
+            const pool below = load_pool(pools, base - 1);
+            if (!violates(below, top, 0)) break;
+            top = merged(below, top);
             base--;
-            top_sum = sums[base] + top_sum * decays[base];
-            top_weight = weights[base] + top_weight * decays[base] * decays[base];
-            top_decay = decays[base] * top_decay;
-            top_length = lengths[base] + top_length;
-            top_start = starts[base];
         }
-        sums[base] = top_sum;
-        weights[base] = top_weight;
-        decays[base] = top_decay;
-        starts[base] = top_start;
-        lengths[base] = top_length;
-        base++;
+        store_pool(pools, base++, top);
     }
     return base;
 }
