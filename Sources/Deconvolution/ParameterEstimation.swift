@@ -19,20 +19,38 @@ public enum ParameterEstimation {
         }
         guard !bins.isEmpty else { return 0 }
         var power = [Double](repeating: 0, count: bins.count)
-        var segments = 0
         let fft = length.nonzeroBitCount == 1 ? FFT(size: length) : nil
-        var start = 0
         var real = [Double](repeating: 0, count: length), imaginary = real
-        while start + length <= observed.count {
+        let starts = Array(stride(from: 0, through: observed.count - length, by: step))
+        /// Writes the windowed, de-meaned segment at `start` into `target`.
+        func prepare(_ start: Int, into target: inout [Double]) {
             let segment = observed[start..<start + length]
             let mean = segment.reduce(0, +) / Double(length)
-            for (i, value) in segment.enumerated() {
-                real[i] = (value - mean) * window[i]
-                imaginary[i] = 0
+            for (i, value) in segment.enumerated() { target[i] = (value - mean) * window[i] }
+        }
+        var index = 0
+        while index < starts.count {
+            prepare(starts[index], into: &real)
+            let paired = fft != nil && index + 1 < starts.count
+            if paired {
+                prepare(starts[index + 1], into: &imaginary)
+            } else {
+                for i in 0..<length { imaginary[i] = 0 }
             }
             if let fft {
                 fft.transform(&real, &imaginary)
-                for (j, k) in bins.enumerated() { power[j] += real[k] * real[k] + imaginary[k] * imaginary[k] }
+                if paired {
+                    // Two real segments in one transform (as the real and imaginary parts): with Z = FFT(a + ib),
+                    // A_k = (Z_k + conj Z_{N−k}) / 2 and B_k = (Z_k − conj Z_{N−k}) / 2i.
+                    for (j, k) in bins.enumerated() {
+                        let m = (length - k) % length
+                        let ar = (real[k] + real[m]) / 2, ai = (imaginary[k] - imaginary[m]) / 2
+                        let br = (imaginary[k] + imaginary[m]) / 2, bi = (real[m] - real[k]) / 2
+                        power[j] += ar * ar + ai * ai + br * br + bi * bi
+                    }
+                } else {
+                    for (j, k) in bins.enumerated() { power[j] += real[k] * real[k] + imaginary[k] * imaginary[k] }
+                }
             } else {
                 for (j, k) in bins.enumerated() {
                     var re = 0.0, im = 0.0
@@ -44,9 +62,9 @@ public enum ParameterEstimation {
                     power[j] += re * re + im * im
                 }
             }
-            segments += 1
-            start += step
+            index += paired ? 2 : 1
         }
+        let segments = starts.count
         // One-sided density at unit sampling rate: 2|X_k|² / Σw²; σ² is half of it for white noise.
         let density = power.map { 2 * $0 / (windowPower * Double(segments)) }
         return (density.reduce(0, +) / Double(density.count) / 2).squareRoot()
@@ -83,10 +101,25 @@ public enum ParameterEstimation {
         guard observed.count > lags + 1 else { return [] }
         let mean = observed.reduce(0, +) / Double(observed.count)
         let centred = observed.map { $0 - mean }
-        return (0...lags).map { lag -> Double in
-            var sum = 0.0
-            for t in lag..<centred.count { sum += centred[t] * centred[t - lag] }
-            return sum / Double(centred.count)
+        return centred.withUnsafeBufferPointer { x in
+            (0...lags).map { lag -> Double in
+                // Four running sums, so that the products can be added four at a time.
+                var sums = (0.0, 0.0, 0.0, 0.0)
+                var t = lag
+                while t + 4 <= x.count {
+                    sums.0 += x[t] * x[t - lag]
+                    sums.1 += x[t + 1] * x[t + 1 - lag]
+                    sums.2 += x[t + 2] * x[t + 2 - lag]
+                    sums.3 += x[t + 3] * x[t + 3 - lag]
+                    t += 4
+                }
+                var sum = (sums.0 + sums.1) + (sums.2 + sums.3)
+                while t < x.count {
+                    sum += x[t] * x[t - lag]
+                    t += 1
+                }
+                return sum / Double(x.count)
+            }
         }
     }
 
@@ -117,35 +150,54 @@ struct FFT {
     let size: Int
     private let cosines: [Double]
     private let sines: [Double]
+    /// Index pairs (i, j), i < j, swapped by the bit-reversal permutation.
+    private let swaps: [(Int, Int)]
 
     init(size: Int) {
         precondition(size > 0 && size.nonzeroBitCount == 1, "FFT size must be a power of two")
         self.size = size
         cosines = (0..<size / 2).map { cos(-2 * Double.pi * Double($0) / Double(size)) }
         sines = (0..<size / 2).map { sin(-2 * Double.pi * Double($0) / Double(size)) }
-    }
-
-    func transform(_ real: inout [Double], _ imaginary: inout [Double]) {
+        var swaps: [(Int, Int)] = []
         var j = 0
-        for i in 1..<size {
+        for i in 1..<max(size, 1) {
             var bit = size >> 1
             while j & bit != 0 {
                 j ^= bit
                 bit >>= 1
             }
             j |= bit
-            if i < j {
-                real.swapAt(i, j)
-                imaginary.swapAt(i, j)
+            if i < j { swaps.append((i, j)) }
+        }
+        self.swaps = swaps
+    }
+
+    func transform(_ real: inout [Double], _ imaginary: inout [Double]) {
+        real.withUnsafeMutableBufferPointer { re in
+            imaginary.withUnsafeMutableBufferPointer { im in
+                cosines.withUnsafeBufferPointer { cosines in
+                    sines.withUnsafeBufferPointer { sines in
+                        transform(re.baseAddress!, im.baseAddress!, cosines.baseAddress!, sines.baseAddress!)
+                    }
+                }
             }
+        }
+    }
+
+    /// In place, radix 2, decimation in time.
+    private func transform(_ real: UnsafeMutablePointer<Double>, _ imaginary: UnsafeMutablePointer<Double>,
+                           _ cosines: UnsafePointer<Double>, _ sines: UnsafePointer<Double>) {
+        for (i, j) in swaps {
+            (real[i], real[j]) = (real[j], real[i])
+            (imaginary[i], imaginary[j]) = (imaginary[j], imaginary[i])
         }
         var length = 2
         while length <= size {
-            let stride = size / length
+            let stride = size / length, half = length / 2
             for start in Swift.stride(from: 0, to: size, by: length) {
-                for k in 0..<length / 2 {
+                for k in 0..<half {
                     let wr = cosines[k * stride], wi = sines[k * stride]
-                    let a = start + k, b = a + length / 2
+                    let a = start + k, b = a + half
                     let tr = real[b] * wr - imaginary[b] * wi
                     let ti = real[b] * wi + imaginary[b] * wr
                     real[b] = real[a] - tr
