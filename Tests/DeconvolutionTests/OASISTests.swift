@@ -90,6 +90,32 @@ final class OASISTests: XCTestCase {
         assertOptimal(randomTrace(OASIS.chunkFrames * 2 + 500, g: 0.9, sigma: 0.2, seed: 4), g: 0.9, lambda: 0.3)
     }
 
+    /// The fit with the baseline: the residual meets the noise (to 1e-4) with the baseline at the mean residual
+    /// (to σ/1000), with and without NaN frames, from a low baseline guess (the pipeline starts from the 15th
+    /// percentile, below the truth).
+    func testNoiseConstraintWithBaselineMeetsBothConditions() {
+        for (seed, offset) in [(UInt64(21), 1.3), (22, -0.8), (23, 0.0)] {
+            var y = randomTrace(3000, g: 0.93, sigma: 0.25, seed: seed).map { $0 + offset }
+            if seed == 22 { for t in stride(from: 100, to: 3000, by: 97) { y[t] = .nan } }
+            let sigma = 0.25, observed = y.filter { !$0.isNaN }.count
+            let pools = AR1Pools(capacity: y.count)
+            var c = [Double](repeating: 0, count: y.count), s = c
+            let fit = y.withUnsafeBufferPointer { yp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    s.withUnsafeMutableBufferPointer { sp in
+                        OASIS.noiseConstrainedAR1WithBaseline(yp, g: 0.93, sigma: sigma, initialBaseline: offset - 0.4,
+                                                              pools: pools, calcium: cp, spikes: sp, threads: 2)
+                    }
+                }
+            }
+            let residuals = y.indices.filter { !y[$0].isNaN }.map { y[$0] - fit.baseline - c[$0] }
+            let rss = residuals.reduce(0) { $0 + $1 * $1 }
+            XCTAssertEqual(rss / (sigma * sigma * Double(observed)), 1, accuracy: 1e-4, "seed \(seed)")
+            XCTAssertLessThanOrEqual(abs(residuals.reduce(0, +) / Double(observed)), 1e-3 * sigma, "seed \(seed)")
+            XCTAssertGreaterThan(fit.lambda, 0)
+        }
+    }
+
     func testSolutionSatisfiesTheOptimalityConditions() {
         for seed in UInt64(0)..<40 {
             let g = [0.1, 0.5, 0.9, 0.95, 0.999][Int(seed % 5)]
