@@ -55,11 +55,10 @@ extension OASIS {
 }
 
 extension OASIS {
-    /// The noise-constrained AR(1) problem with the baseline b fitted too (OASIS' `optimize_b`): λ such that
-    /// ‖y − b − c‖² = σ²T (to 1e-4) with b the mean residual (to σ/1000). Each step moves λ and b together so that
-    /// both hold if the pools do not change (`jointStep`), then re-solves; where that step does not exist, b moves
-    /// to the mean residual alone (with λ by −Δb/(1 − g), which leaves the folded data of every frame but the last
-    /// unchanged) and λ takes OASIS' quadratic step. Returns λ and b, with the solution for them in c and s.
+    /// The noise-constrained AR(1) problem with the baseline b fitted too (OASIS' `optimize_b`): after every
+    /// λ step, b moves to the mean residual, and λ moves by −Δb/(1 − g), which leaves the folded data y − b − λ(1 − g)
+    /// of every frame but the last unchanged — so the pools stay valid and no extra solve is needed for the move
+    /// (the residual drops by n·Δb²). Returns λ and b, with the solution for them in c and s.
     static func noiseConstrainedAR1WithBaseline(_ y: UnsafeBufferPointer<Double>, g: Double, sigma: Double,
                                                 initialBaseline: Double, pools: AR1Pools,
                                                 calcium c: UnsafeMutableBufferPointer<Double>,
@@ -68,81 +67,31 @@ extension OASIS {
         let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
         let target = sigma * sigma * Double(observed)
         var baseline = initialBaseline, lambda = 0.0
-        func solve() -> Double {
-            ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c, spikes: s,
-                threads: threads)
-        }
-        func meanResidual() -> Double {
+        var rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
+                      spikes: s, threads: threads)
+        var derivative = [Double](repeating: 0, count: y.count)
+        func moveBaseline() {
             var sum = 0.0
-            for t in 0..<y.count where !y[t].isNaN { sum += y[t] - baseline - c[t] }
-            return sum / Double(observed)
+            for t in 0..<y.count where !y[t].isNaN { sum += y[t] - c[t] }
+            let delta = sum / Double(observed) - baseline
+            baseline += delta
+            lambda -= delta / (1 - g)
+            rss -= Double(observed) * delta * delta
         }
-        var rss = solve()
-        var derivative = [Double](repeating: 0, count: y.count), baselineDerivative = derivative
+        moveBaseline()
         for _ in 0..<100 {
-            if abs(rss / target - 1) <= 1e-4 && abs(meanResidual()) <= 1e-3 * sigma { break }
-            if let step = jointStep(y, g: g, baseline: baseline, pools: pools, calcium: c, target: target,
-                                    derivative: &derivative, baselineDerivative: &baselineDerivative) {
-                lambda += step.lambda
-                baseline += step.baseline
-            } else {
-                let delta = meanResidual()
-                baseline += delta
-                lambda -= delta / (1 - g)
-                rss -= Double(observed) * delta * delta
-                guard let step = quadraticStep(y, g: g, baseline: baseline, pools: pools, calcium: c, rss: rss,
-                                               target: target, derivative: &derivative) else {
-                    rss = solve()
-                    break
-                }
-                lambda += step
-            }
-            rss = solve()
+            if abs(rss / target - 1) <= 1e-4 { break }
+            guard let step = quadraticStep(y, g: g, baseline: baseline, pools: pools, calcium: c, rss: rss,
+                                           target: target, derivative: &derivative) else { break }
+            lambda += step
+            rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
+                      spikes: s, threads: threads)
+            moveBaseline()
         }
+        // The last frame's share of the baseline move is only exact after a fresh solve.
+        rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c, spikes: s,
+                  threads: threads)
         return (max(lambda, 0), baseline)
-    }
-
-    /// The step (δλ, δb) that, if the pools do not change, brings the residual to `target` with b at the mean
-    /// residual: c is then affine in λ and b (dc/dλ = −m with m as in `quadraticStep`; dc/db = −β with
-    /// β = (1 − g^l)/((1 − g) w) · g^k), so the residual r + δλ m − δb (1 − β) has zero mean for
-    /// δb = (Σr + δλ Σm) / Σ(1 − β), and ‖r(δλ)‖² = target is one quadratic in δλ. Nil when it has no real root
-    /// or the baseline has no direction of its own (every pool a single frame).
-    static func jointStep(_ y: UnsafeBufferPointer<Double>, g: Double, baseline: Double, pools: AR1Pools,
-                          calcium c: UnsafeMutableBufferPointer<Double>, target: Double,
-                          derivative: inout [Double], baselineDerivative: inout [Double])
-        -> (lambda: Double, baseline: Double)? {
-        guard g < 1 else { return nil }
-        for p in 0..<pools.count {
-            let decay = pools.power(pools.lengths[p]), weight = pools.weights[p]
-            var slope = (p == pools.count - 1 ? 1 : 1 - decay) / weight
-            var baselineSlope = (1 - decay) / ((1 - g) * weight)
-            let start = pools.starts[p]
-            for k in 0..<pools.lengths[p] {
-                derivative[start + k] = slope
-                baselineDerivative[start + k] = baselineSlope
-                slope *= g
-                baselineSlope *= g
-            }
-        }
-        var residualSum = 0.0, slopeSum = 0.0, baselineSum = 0.0, observed = 0
-        for t in 0..<y.count where !y[t].isNaN {
-            residualSum += y[t] - baseline - c[t]
-            slopeSum += derivative[t]
-            baselineSum += 1 - baselineDerivative[t]
-            observed += 1
-        }
-        guard baselineSum > 1e-9 * Double(observed) else { return nil }
-        var aa = 0.0, bb = 0.0, cc = -target
-        for t in 0..<y.count where !y[t].isNaN {
-            let share = (1 - baselineDerivative[t]) / baselineSum
-            let e = y[t] - baseline - c[t] - share * residualSum, f = derivative[t] - share * slopeSum
-            aa += f * f
-            bb += e * f
-            cc += e * e
-        }
-        guard aa > 0, bb * bb - aa * cc >= 0 else { return nil }
-        let step = (-bb + (bb * bb - aa * cc).squareRoot()) / aa
-        return (step, (residualSum + step * slopeSum) / baselineSum)
     }
 }
 
