@@ -160,8 +160,9 @@ public enum Deconvolution {
         // Fewer traces than threads: the rest go to each trace's long solves (chunked, so results do not depend on
         // the split).
         let perTrace = max(1, threads / max(rows, 1))
-        let work: @Sendable (Int) -> Void = { worker in
-            for row in stride(from: worker, to: rows, by: workers) {
+        let work: @Sendable (Int) -> Void = { _ in
+            // Rows are handed out one at a time, so a core slowed by other work does not hold up the rest.
+            while let row = results.nextRow() {
                 let trace = Array(values[row * frames..<(row + 1) * frames])
                 results.set(row, deconvolve(trace, options: options, threads: perTrace))
             }
@@ -203,10 +204,19 @@ public enum Deconvolution {
     }
 }
 
-/// One slot per neuron, written by exactly one worker each.
+/// One slot per neuron, written by exactly one worker each, and the next neuron to hand out.
 private final class ResultSlots: @unchecked Sendable {
     private var slots: [DeconvolvedTrace?]
+    private var next = 0
     private let lock = NSLock()
+
+    func nextRow() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < slots.count else { return nil }
+        next += 1
+        return next - 1
+    }
 
     init(count: Int) { slots = Array(repeating: nil, count: count) }
 
