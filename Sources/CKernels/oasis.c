@@ -103,6 +103,30 @@ ptrdiff_t nfx_oasis_ar1_join(const nfx_ar1_pools *pools, ptrdiff_t base, ptrdiff
     return base;
 }
 
+ptrdiff_t nfx_oasis_ar1_continue(const double *y, ptrdiff_t T, double g, double shift_change, double lambda,
+                                 double baseline, const nfx_ar1_pools *pools, ptrdiff_t count) {
+    if (count <= 0) return 0;
+    // The decays back in `values` (the finished solve left the pools' values there).
+    for (ptrdiff_t p = 0; p < count; p++) pools->values[p] = nfx_ar1_power(pools, pools->lengths[p]);
+    // Every frame but the last lost shift_change more: a pool's sum drops by shift_change · Σ_k g^k.
+    const ptrdiff_t last_start = pools->starts[count - 1];
+    for (ptrdiff_t p = 0; p < count - 1; p++) pools->sums[p] -= shift_change * (1 - pools->values[p]) / (1 - g);
+    ptrdiff_t stored = nfx_oasis_ar1_join(pools, 0, 0, count - 1);
+    // The last pool's frames from scratch, onto those: its last frame changed differently and may split it off.
+    const double interior = lambda * (1 - g) + baseline, last = lambda + baseline;
+    for (ptrdiff_t t = last_start; t < T; t++) {
+        pool top = {y[t] - (t == T - 1 ? last : interior), 1, g, t, 1};
+        while (stored > 0) {
+            const pool below = load_pool(pools, stored - 1);
+            if (!violates(below, top, 0)) break;
+            top = merged(below, top);
+            stored--;
+        }
+        store_pool(pools, stored++, top);
+    }
+    return stored;
+}
+
 double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, const nfx_ar1_pools *pools,
                             ptrdiff_t pool_count, double g, double minimum_spike, double baseline, double *c,
                             double *s) {

@@ -21,8 +21,15 @@ extension OASIS {
         let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
         let target = sigma * sigma * Double(observed)
         var lambda = 0.0
-        var rss = ar1(y, g: g, lambda: 0, minimumSpike: 0, pools: pools, calcium: c, spikes: s,
-                      threads: threads)
+        // Each solve after the first continues from the previous one's pools (see `ar1`), where it can.
+        var previous: Double?
+        let continuable = observed == y.count
+        func solve() -> Double {
+            defer { previous = lambda }
+            return ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s,
+                       threads: threads, continuing: continuable ? previous.map { ($0, 0) } : nil)
+        }
+        var rss = solve()
         var derivative = [Double](repeating: 0, count: y.count)
         var steps = 0
         var below = 0.0
@@ -34,8 +41,7 @@ extension OASIS {
                                            derivative: &derivative) else { break }
             below = lambda
             lambda += step
-            rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s,
-                      threads: threads)
+            rss = solve()
             steps += 1
         }
         // The last step can overshoot when pools merge on the way; OASIS accepts that, nfx narrows it down to the
@@ -44,8 +50,7 @@ extension OASIS {
             var above = lambda
             repeat {
                 lambda = (below + above) / 2
-                rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s,
-                      threads: threads)
+                rss = solve()
                 if rss > target { above = lambda } else { below = lambda }
                 steps += 1
             } while abs(rss / target - 1) > 1e-4 && steps < 1000
@@ -67,8 +72,15 @@ extension OASIS {
         let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
         let target = sigma * sigma * Double(observed)
         var baseline = initialBaseline, lambda = 0.0
-        var rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
-                      spikes: s, threads: threads)
+        // Each solve after the first continues from the previous one's pools (see `ar1`), where it can.
+        var previous: (lambda: Double, baseline: Double)?
+        let continuable = observed == y.count
+        func solve() -> Double {
+            defer { previous = (lambda, baseline) }
+            return ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
+                       spikes: s, threads: threads, continuing: continuable ? previous : nil)
+        }
+        var rss = solve()
         var derivative = [Double](repeating: 0, count: y.count)
         func moveBaseline() {
             var sum = 0.0
@@ -84,13 +96,11 @@ extension OASIS {
             guard let step = quadraticStep(y, g: g, baseline: baseline, pools: pools, calcium: c, rss: rss,
                                            target: target, derivative: &derivative) else { break }
             lambda += step
-            rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
-                      spikes: s, threads: threads)
+            rss = solve()
             moveBaseline()
         }
-        // The last frame's share of the baseline move is only exact after a fresh solve.
-        rss = ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c, spikes: s,
-                  threads: threads)
+        // The last frame's share of the baseline move is only exact after a solve (which pools the last pool again).
+        rss = solve()
         return (max(lambda, 0), baseline)
     }
 }

@@ -90,11 +90,16 @@ public enum OASIS {
     /// The same with caller-owned pools (reused across the many solves of a λ or baseline search), for y − b:
     /// the baseline is subtracted on the fly, and the residual returned is that of y − b − c. With s_min = 0 a
     /// trace longer than `chunkFrames` is solved in chunks on up to `threads` threads.
+    ///
+    /// `continuing` gives the λ and b of the previous solve with these pools, of the same y (no NaN frames) and g
+    /// at s_min = 0: when λ(1 − g) + b has not decreased, that solve's pools are updated rather than the trace
+    /// pooled again (`nfx_oasis_ar1_continue`) — the same solution, for a fraction of the work.
     @discardableResult
     static func ar1(_ y: UnsafeBufferPointer<Double>, g: Double, lambda: Double, minimumSpike: Double,
                     baseline b: Double = 0, pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
                     spikes s: UnsafeMutableBufferPointer<Double>, threads: Int = 1,
-                    chunkFrames: Int = OASIS.chunkFrames) -> Double {
+                    chunkFrames: Int = OASIS.chunkFrames,
+                    continuing previous: (lambda: Double, baseline: Double)? = nil) -> Double {
         let T = y.count
         guard T > 0, let frames = y.baseAddress, let calcium = c.baseAddress, let spikes = s.baseAddress else {
             pools.setCount(0)
@@ -124,8 +129,16 @@ public enum OASIS {
                 DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
             }
         }
-        each { solve.solveChunk($0) }
-        let poolCount = solve.join()
+        let shift = lambda * (1 - g) + b
+        let poolCount: Int
+        if let previous, minimumSpike == 0, pools.count > 0,
+           shift - (previous.lambda * (1 - g) + previous.baseline) >= -1e-12 * (abs(shift) + 1) {
+            let shiftChange = shift - (previous.lambda * (1 - g) + previous.baseline)
+            poolCount = solve.continuePools(shiftChange: shiftChange, count: pools.count)
+        } else {
+            each { solve.solveChunk($0) }
+            poolCount = solve.join()
+        }
         each { solve.finish($0, pools: poolCount) }
         pools.setCount(poolCount)
         return solve.residual
@@ -181,6 +194,10 @@ private final class ChunkedAR1: @unchecked Sendable {
     func solveChunk(_ k: Int) {
         nfx_oasis_ar1_chunk(frames, bounds[k], bounds[k + 1] - bounds[k], T, g, lambda, minimumSpike, baseline, storage,
                             poolCounts + k)
+    }
+
+    func continuePools(shiftChange: Double, count: Int) -> Int {
+        nfx_oasis_ar1_continue(frames, T, g, shiftChange, lambda, baseline, storage, count)
     }
 
     /// The chunks' pools pushed in order onto the first chunk's; returns their number.

@@ -85,6 +85,50 @@ final class OASISTests: XCTestCase {
         }
     }
 
+    /// A solve that continues from the previous solve's pools (the noise-constrained searches' steps) against a
+    /// solve from scratch: the steps a search takes (λ up; b up or down with λ moving to keep λ(1 − g) + b, which
+    /// changes only the last frame and can split the last pool), one that lowers λ (which must start afresh), on
+    /// a trace of one chunk and one of several.
+    func testContinuedSolveMatchesASolveFromScratch() {
+        for (T, chunk) in [(3000, OASIS.chunkFrames), (5000, 700)] {
+            let y = randomTrace(T, g: 0.94, sigma: 0.3, seed: UInt64(T))
+            let g = 0.94
+            let steps: [(lambda: Double, baseline: Double)] = [
+                (0, 0.05), (0.3, 0.05), (0.3 + 0.2 / (1 - g), -0.15), (0.9 + 0.2 / (1 - g), -0.15),
+                (0.9 + 0.1 / (1 - g), -0.05), (0.4, -0.05), (1.5, -0.05),
+            ]
+            let continued = AR1Pools(capacity: T)
+            var c = [Double](repeating: 0, count: T), s = c, freshC = c, freshS = c
+            var previous: (lambda: Double, baseline: Double)?
+            for step in steps {
+                let rss = y.withUnsafeBufferPointer { yp in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        s.withUnsafeMutableBufferPointer { sp in
+                            OASIS.ar1(yp, g: g, lambda: step.lambda, minimumSpike: 0, baseline: step.baseline,
+                                      pools: continued, calcium: cp, spikes: sp, threads: 2, chunkFrames: chunk,
+                                      continuing: previous)
+                        }
+                    }
+                }
+                previous = step
+                let fresh = AR1Pools(capacity: T)
+                let freshRSS = y.withUnsafeBufferPointer { yp in
+                    freshC.withUnsafeMutableBufferPointer { cp in
+                        freshS.withUnsafeMutableBufferPointer { sp in
+                            OASIS.ar1(yp, g: g, lambda: step.lambda, minimumSpike: 0, baseline: step.baseline,
+                                      pools: fresh, calcium: cp, spikes: sp, chunkFrames: chunk)
+                        }
+                    }
+                }
+                let label = "T \(T), λ \(step.lambda), b \(step.baseline)"
+                XCTAssertEqual(continued.count, fresh.count, label)
+                XCTAssertEqual(zip(c, freshC).map { abs($0 - $1) }.max()!, 0, accuracy: 1e-10, label)
+                XCTAssertEqual(zip(s, freshS).map { abs($0 - $1) }.max()!, 0, accuracy: 1e-10, label)
+                XCTAssertEqual(rss, freshRSS, accuracy: 1e-9 * freshRSS, label)
+            }
+        }
+    }
+
     /// A trace longer than one chunk, through the public entry point: still optimal.
     func testLongTraceSolvedInChunksIsOptimal() {
         assertOptimal(randomTrace(OASIS.chunkFrames * 2 + 500, g: 0.9, sigma: 0.2, seed: 4), g: 0.9, lambda: 0.3)
@@ -214,8 +258,11 @@ final class OASISTests: XCTestCase {
             let rss = zip(y, c).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
             XCTAssertGreaterThan(lambda, 0)
             XCTAssertEqual(rss / (0.09 * 1000), 1, accuracy: 1e-4, "seed \(seed)")
+            // The search continues from earlier pools, whose sums are updated rather than summed again: the same
+            // solution to rounding.
             let direct = OASIS.ar1(y, g: 0.95, lambda: lambda)
-            XCTAssertEqual(direct.calcium, c, "the returned λ reproduces the solution")
+            XCTAssertEqual(zip(direct.calcium, c).map { abs($0 - $1) }.max()!, 0, accuracy: 1e-12 * c.max()!,
+                           "the returned λ reproduces the solution")
         }
     }
 }

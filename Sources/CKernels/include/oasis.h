@@ -40,6 +40,15 @@ void nfx_oasis_ar1_chunk(const double *y, ptrdiff_t first, ptrdiff_t count, ptrd
 /// frames merge with s_min = 0; returns the stack's new size.
 ptrdiff_t nfx_oasis_ar1_join(const nfx_ar1_pools *pools, ptrdiff_t base, ptrdiff_t first, ptrdiff_t count);
 
+/// The pools of the same trace (no NaN frames) after the shift of every frame but the last grew by
+/// shift_change ≥ 0 (λ(1 − g) + b) and the last frame's became λ + baseline, from the `count` pools of the previous
+/// solve (s_min = 0, finished): a larger interior shift only merges pools (in c_t / g^t it subtracts an increasing
+/// sequence, which keeps every block of the isotonic fit together), so the old pools' sums are updated and
+/// re-merged, and only the last pool's frames are pooled again. Returns the new pool count, for
+/// nfx_oasis_ar1_finish.
+ptrdiff_t nfx_oasis_ar1_continue(const double *y, ptrdiff_t T, double g, double shift_change, double lambda,
+                                 double baseline, const nfx_ar1_pools *pools, ptrdiff_t count);
+
 /// Frames [first, end) of the solution from its `pool_count` pools: the calcium (each pool's value, sums /
 /// weights, written to `values` by the range holding the pool's first frame; 0 when negative for the first pool or
 /// under s_min for the others; decaying by g), the spikes s_t = c_t − g c_{t−1} (s_0 = 0), NaN calcium and spikes
