@@ -30,7 +30,7 @@ extension OASIS {
                        threads: threads, continuing: continuable ? previous.map { ($0, 0) } : nil)
         }
         var rss = solve()
-        var derivative = [Double](repeating: 0, count: y.count)
+        var derivative = continuable ? [] : [Double](repeating: 0, count: y.count)
         var steps = 0
         var below = 0.0
         while rss < target * (1 - 1e-4) && steps < 1000 {
@@ -81,10 +81,14 @@ extension OASIS {
                        spikes: s, threads: threads, continuing: continuable ? previous : nil)
         }
         var rss = solve()
-        var derivative = [Double](repeating: 0, count: y.count)
+        var derivative = continuable ? [] : [Double](repeating: 0, count: y.count)
         func moveBaseline() {
             var sum = 0.0
-            for t in 0..<y.count where !y[t].isNaN { sum += y[t] - c[t] }
+            if continuable {
+                for t in 0..<y.count { sum += y[t] - c[t] }
+            } else {
+                for t in 0..<y.count where !y[t].isNaN { sum += y[t] - c[t] }
+            }
             let delta = sum / Double(observed) - baseline
             baseline += delta
             lambda -= delta / (1 - g)
@@ -108,22 +112,38 @@ extension OASIS {
 extension OASIS {
     /// The λ step that brings the residual to `target` if the pools do not change: with dc/dλ = −(1 − g^l)/w · g^k
     /// in an inner pool and −1/w · g^k in the last, ‖y − b − c(λ + δ)‖² is quadratic in δ (OASIS' homotopy step).
-    /// Nil when the quadratic has no real root.
+    /// Nil when the quadratic has no real root. An empty `derivative` means y has no NaN frames (a faster path);
+    /// otherwise it holds y.count values of scratch.
     static func quadraticStep(_ y: UnsafeBufferPointer<Double>, g: Double, baseline: Double, pools: AR1Pools,
                               calcium c: UnsafeMutableBufferPointer<Double>, rss: Double, target: Double,
                               derivative: inout [Double]) -> Double? {
-        for p in 0..<pools.count {
-            var slope = (p == pools.count - 1 ? 1 : 1 - pools.power(pools.lengths[p])) / pools.weights[p]
-            let start = pools.starts[p]
-            for k in 0..<pools.lengths[p] {
-                derivative[start + k] = slope
-                slope *= g
-            }
-        }
         var aa = 0.0, bb = 0.0
-        for t in 0..<y.count where !y[t].isNaN {
-            aa += derivative[t] * derivative[t]
-            bb += (y[t] - baseline - c[t]) * derivative[t]
+        if derivative.isEmpty {
+            // No NaN frames (the caller's promise): per pool, Σ_k (slope g^k)² is slope² times the pool's weight,
+            // and Σ_k slope g^k r_k is summed over its frames, with no per-frame array.
+            for p in 0..<pools.count {
+                let slope = (p == pools.count - 1 ? 1 : 1 - pools.power(pools.lengths[p])) / pools.weights[p]
+                aa += slope * slope * pools.weights[p]
+                var decay = slope, sum = 0.0
+                for t in pools.starts[p]..<(pools.starts[p] + pools.lengths[p]) {
+                    sum += (y[t] - baseline - c[t]) * decay
+                    decay *= g
+                }
+                bb += sum
+            }
+        } else {
+            for p in 0..<pools.count {
+                var slope = (p == pools.count - 1 ? 1 : 1 - pools.power(pools.lengths[p])) / pools.weights[p]
+                let start = pools.starts[p]
+                for k in 0..<pools.lengths[p] {
+                    derivative[start + k] = slope
+                    slope *= g
+                }
+            }
+            for t in 0..<y.count where !y[t].isNaN {
+                aa += derivative[t] * derivative[t]
+                bb += (y[t] - baseline - c[t]) * derivative[t]
+            }
         }
         let cc = rss - target
         guard aa > 0, bb * bb - aa * cc >= 0 else { return nil }
