@@ -7,7 +7,7 @@ public enum ParameterEstimation {
     /// σ² = ½ · mean of the one-sided Welch power spectral density over 0.25–0.5 of the Nyquist frequency
     /// (segments of 256 frames, Hann window, half overlap, mean removed: scipy.signal.welch's defaults).
     public static func noiseLevel(_ y: [Double]) -> Double {
-        let observed = y.filter { !$0.isNaN }
+        let observed = y.contains(where: \.isNaN) ? y.filter { !$0.isNaN } : y
         guard observed.count > 1 else { return 0 }
         let length = min(256, observed.count)
         let step = length / 2
@@ -97,7 +97,7 @@ public enum ParameterEstimation {
 
     /// Biased autocovariance γ(0…lags) of the mean-removed observed frames; empty when too short.
     static func autocovariance(_ y: [Double], lags: Int) -> [Double] {
-        let observed = y.filter { !$0.isNaN }
+        let observed = y.contains(where: \.isNaN) ? y.filter { !$0.isNaN } : y
         guard observed.count > lags + 1 else { return [] }
         let mean = observed.reduce(0, +) / Double(observed.count)
         let centred = observed.map { $0 - mean }
