@@ -88,18 +88,23 @@ void nfx_oasis_ar1_chunk(const double *y, ptrdiff_t first, ptrdiff_t count, ptrd
     *stored_pools = stored + 1;
 }
 
-ptrdiff_t nfx_oasis_ar1_join(const nfx_ar1_pools *pools, ptrdiff_t base, ptrdiff_t first, ptrdiff_t count) {
-    for (ptrdiff_t index = first; index < first + count; index++) {
-        // Read before the stack can grow over it: the stack never passes index (a pool per frame at most).
-        pool top = load_pool(pools, index);
-        while (base > 0) {
-            const pool below = load_pool(pools, base - 1);
-            if (!violates(below, top, 0)) break;
-            top = merged(below, top);
-            base--;
-        }
-        store_pool(pools, base++, top);
+/// Pushes `top` onto the stack of `stored` pools, merging while the pool below would need a negative spike
+/// (s_min = 0); returns the stack's new size.
+static inline ptrdiff_t push_pool(const nfx_ar1_pools *pools, ptrdiff_t stored, pool top) {
+    while (stored > 0) {
+        const pool below = load_pool(pools, stored - 1);
+        if (!violates(below, top, 0)) break;
+        top = merged(below, top);
+        stored--;
     }
+    store_pool(pools, stored, top);
+    return stored + 1;
+}
+
+ptrdiff_t nfx_oasis_ar1_join(const nfx_ar1_pools *pools, ptrdiff_t base, ptrdiff_t first, ptrdiff_t count) {
+    // Each pool is read before the stack can grow over it: the stack never passes index (a pool per frame at most).
+    for (ptrdiff_t index = first; index < first + count; index++)
+        base = push_pool(pools, base, load_pool(pools, index));
     return base;
 }
 
@@ -114,16 +119,8 @@ ptrdiff_t nfx_oasis_ar1_continue(const double *y, ptrdiff_t T, double g, double 
     ptrdiff_t stored = nfx_oasis_ar1_join(pools, 0, 0, count - 1);
     // The last pool's frames from scratch, onto those: its last frame changed differently and may split it off.
     const double interior = lambda * (1 - g) + baseline, last = lambda + baseline;
-    for (ptrdiff_t t = last_start; t < T; t++) {
-        pool top = {y[t] - (t == T - 1 ? last : interior), 1, g, t, 1};
-        while (stored > 0) {
-            const pool below = load_pool(pools, stored - 1);
-            if (!violates(below, top, 0)) break;
-            top = merged(below, top);
-            stored--;
-        }
-        store_pool(pools, stored++, top);
-    }
+    for (ptrdiff_t t = last_start; t < T; t++)
+        stored = push_pool(pools, stored, (pool){y[t] - (t == T - 1 ? last : interior), 1, g, t, 1});
     return stored;
 }
 
