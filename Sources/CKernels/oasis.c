@@ -53,6 +53,12 @@ static inline pool merged(pool below, pool top) {
                   below.decay * top.decay, below.start, below.length + top.length};
 }
 
+/// Frame t of y with the L1 term folded in (see OASIS.ar1): every frame but the last loses λ(1 − g) + b
+/// (`interior`), the last λ + b (`last`).
+static inline double folded(const double *y, ptrdiff_t t, ptrdiff_t T, double interior, double last) {
+    return y[t] - (t == T - 1 ? last : interior);
+}
+
 void nfx_oasis_ar1_chunk(const double *y, ptrdiff_t first, ptrdiff_t count, ptrdiff_t T, double g, double lambda,
                          double minimum_spike, double baseline, const nfx_ar1_pools *pools,
                          ptrdiff_t *stored_pools) {
@@ -60,10 +66,9 @@ void nfx_oasis_ar1_chunk(const double *y, ptrdiff_t first, ptrdiff_t count, ptrd
     const nfx_ar1_pools stack = {pools->sums + first, pools->weights + first, pools->values + first,
                                  pools->starts + first, pools->lengths + first, pools->powers,
                                  pools->powers_computed, pools->powers_for, pools->capacity - first};
-    // The L1 term folded into the data (see OASIS.ar1): every frame but the last loses λ(1 − g), the last λ.
     const double interior = lambda * (1 - g) + baseline, last = lambda + baseline;
     // The newest pool and the one under it live in registers; `stored` pools lie under those in the arrays.
-    pool top = {isnan(y[first]) ? 0 : y[first] - (first == T - 1 ? last : interior), 1, g, first, 1};
+    pool top = {isnan(y[first]) ? 0 : folded(y, first, T, interior, last), 1, g, first, 1};
     ptrdiff_t stored = 0;
     for (ptrdiff_t t = first + 1; t < first + count; t++) {
         const double value = y[t];
@@ -73,7 +78,7 @@ void nfx_oasis_ar1_chunk(const double *y, ptrdiff_t first, ptrdiff_t count, ptrd
             continue;
         }
         pool below = top;
-        top = (pool){value - (t == T - 1 ? last : interior), 1, g, t, 1};
+        top = (pool){folded(y, t, T, interior, last), 1, g, t, 1};
         for (;;) {
             if (!violates(below, top, minimum_spike)) {
                 store_pool(&stack, stored++, below);
@@ -120,7 +125,7 @@ ptrdiff_t nfx_oasis_ar1_continue(const double *y, ptrdiff_t T, double g, double 
     // The last pool's frames from scratch, onto those: its last frame changed differently and may split it off.
     const double interior = lambda * (1 - g) + baseline, last = lambda + baseline;
     for (ptrdiff_t t = last_start; t < T; t++)
-        stored = push_pool(pools, stored, (pool){y[t] - (t == T - 1 ? last : interior), 1, g, t, 1});
+        stored = push_pool(pools, stored, (pool){folded(y, t, T, interior, last), 1, g, t, 1});
     return stored;
 }
 

@@ -84,11 +84,7 @@ extension OASIS {
         var derivative = continuable ? [] : [Double](repeating: 0, count: y.count)
         func moveBaseline() {
             var sum = 0.0
-            if continuable {
-                for t in 0..<y.count { sum += y[t] - c[t] }
-            } else {
-                for t in 0..<y.count where !y[t].isNaN { sum += y[t] - c[t] }
-            }
+            for t in 0..<y.count where !y[t].isNaN { sum += y[t] - c[t] }
             let delta = sum / Double(observed) - baseline
             baseline += delta
             lambda -= delta / (1 - g)

@@ -18,7 +18,7 @@ final class AR1Pools {
     /// Per pool: Σ g^k y_{t+k} over its frames (NaN frames skipped), Σ g^{2k}, their ratio (the fitted value at
     /// the pool's first frame), first frame, length; and g^k for k = 0…computed, extended on demand up to
     /// capacity, so that no merge pays for exp(). Pools are short, so the table rarely grows far: filling it for
-    /// the whole trace up front cost more than the solve. The solve itself is CKernels' `nfx_oasis_ar1`.
+    /// the whole trace up front cost more than the solve. The solve itself runs in CKernels' oasis.c.
     let sums: UnsafeMutablePointer<Double>
     let values: UnsafeMutablePointer<Double>
     let weights: UnsafeMutablePointer<Double>
@@ -129,11 +129,11 @@ public enum OASIS {
                 DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
             }
         }
+        // The shift of every frame but the last (λ(1 − g) + b) may grow from the previous solve's, not shrink.
         let shift = lambda * (1 - g) + b
+        let shiftChange = previous.map { shift - ($0.lambda * (1 - g) + $0.baseline) }
         let poolCount: Int
-        if let previous, minimumSpike == 0, pools.count > 0,
-           shift - (previous.lambda * (1 - g) + previous.baseline) >= -1e-12 * (abs(shift) + 1) {
-            let shiftChange = shift - (previous.lambda * (1 - g) + previous.baseline)
+        if let shiftChange, minimumSpike == 0, pools.count > 0, shiftChange >= -1e-12 * (abs(shift) + 1) {
             poolCount = solve.continuePools(shiftChange: shiftChange, count: pools.count)
         } else {
             each { solve.solveChunk($0) }

@@ -261,11 +261,6 @@ struct LineContext {
         for (position, h) in subset.enumerated() { w.subsetPosition[h] = Int32(position) }
         defer { for h in subset { w.subsetPosition[h] = -1 } }
 
-        w.resetMap()
-        var crossings = 0
-        let positive = w.positive, subsetPosition = w.subsetPosition, position = w.position
-        let items = w.items, keys = w.keys, linePoint = w.linePoint, lineDirection = w.lineDirection
-        let slopes = w.slopes, dual = w.dual, dualDirection = w.dualDirection, lambda = w.lambda
         let along = w.alongLine[0], m = subset.count
         for (a, h) in subset.enumerated() { w.subsetItems[a] = Int32(h) }
         w.prepareSubsetTerms(count: m)
@@ -273,6 +268,11 @@ struct LineContext {
             compiled.walkLine(along: along, firstHyperplane: subset[0], into: &outcome)
             return
         }
+        w.resetMap()
+        var crossings = 0
+        let positive = w.positive, subsetPosition = w.subsetPosition, position = w.position
+        let items = w.items, keys = w.keys, linePoint = w.linePoint, lineDirection = w.lineDirection
+        let slopes = w.slopes, dual = w.dual, dualDirection = w.dualDirection, lambda = w.lambda
         normals.withUnsafeBufferPointer { normalsBuffer in
             offsets.withUnsafeBufferPointer { offsetsBuffer in
                 let n = normalsBuffer.baseAddress!, o = offsetsBuffer.baseAddress!
@@ -339,6 +339,13 @@ struct LineContext {
     }
 }
 
+/// `count` (at least one) elements set to `value`: the walk's per-thread buffers, allocated once per flat.
+func filledBuffer<T>(_ count: Int, _ value: T) -> UnsafeMutablePointer<T> {
+    let pointer = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
+    pointer.initialize(repeating: value, count: max(count, 1))
+    return pointer
+}
+
 /// Per-thread buffers, allocated once and reused for every line, so that the walk allocates nothing per region.
 final class LineWorkspace {
     let arrangement: SwitchingArrangement
@@ -376,29 +383,25 @@ final class LineWorkspace {
         rank = R
         hyperplanes = H
         self.dimension = dimension
-        func make<T>(_ count: Int, _ value: T) -> UnsafeMutablePointer<T> {
-            let pointer = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
-            pointer.initialize(repeating: value, count: max(count, 1))
-            return pointer
-        }
-        checkOrder = make(H, 0)
+        checkOrder = filledBuffer(H, 0)
         for (i, h) in walk.checkOrder.enumerated() { checkOrder[i] = Int32(h) }
-        positive = make(H, false)
-        subsetPosition = make(H, -1)
-        position = make(H, 0.0)
-        sortedPosition = make(H, 0.0)
-        items = make(H, 0)
-        spareItems = make(H, 0)
-        keys = make(H, 0)
-        spareKeys = make(H, 0)
-        slopes = make(H, 0.0)
-        dual = make(dimension * dimension, 0.0)
-        dualDirection = make(dimension, 0.0)
-        alongLine = make(1, 0.0)
-        subsetItems = make(dimension, 0)
-        subsetTerms = make((1 << min(max(dimension - 1, 0), WalkLimits.precomputedSubsetSize)) * (R * R + R), 0.0)
+        positive = filledBuffer(H, false)
+        subsetPosition = filledBuffer(H, -1)
+        position = filledBuffer(H, 0.0)
+        sortedPosition = filledBuffer(H, 0.0)
+        items = filledBuffer(H, 0)
+        spareItems = filledBuffer(H, 0)
+        keys = filledBuffer(H, 0)
+        spareKeys = filledBuffer(H, 0)
+        slopes = filledBuffer(H, 0.0)
+        dual = filledBuffer(dimension * dimension, 0.0)
+        dualDirection = filledBuffer(dimension, 0.0)
+        alongLine = filledBuffer(1, 0.0)
+        subsetItems = filledBuffer(dimension, 0)
+        let subsetCombinations = 1 << min(max(dimension - 1, 0), WalkLimits.precomputedSubsetSize)
+        subsetTerms = filledBuffer(subsetCombinations * (R * R + R), 0.0)
         func copy(_ values: [Double]) -> UnsafeMutablePointer<Double> {
-            let pointer = make(values.count, 0.0)
+            let pointer = filledBuffer(values.count, 0.0)
             for (i, v) in values.enumerated() { pointer[i] = v }
             return pointer
         }
@@ -408,21 +411,22 @@ final class LineWorkspace {
         identityMinusA = copy(arrangement.identityMinusA)
         constant = copy(arrangement.c)
         let side = max(R, dimension)
-        K = make(R * R, 0.0)
-        k = make(R, 0.0)
-        regionK = make(R * R, 0.0)
-        regionk = make(R, 0.0)
-        scratch = make(side * side, 0.0)
-        z = make(side, 0.0)
-        lambda = make(side, 0.0)
-        linePoint = make(side, 0.0)
-        lineDirection = make(side, 0.0)
+        K = filledBuffer(R * R, 0.0)
+        k = filledBuffer(R, 0.0)
+        regionK = filledBuffer(R * R, 0.0)
+        regionk = filledBuffer(R, 0.0)
+        scratch = filledBuffer(side * side, 0.0)
+        z = filledBuffer(side, 0.0)
+        lambda = filledBuffer(side, 0.0)
+        linePoint = filledBuffer(side, 0.0)
+        lineDirection = filledBuffer(side, 0.0)
     }
 
     deinit {
         for pointer in [checkOrder, subsetPosition, items, spareItems, subsetItems] { pointer.deallocate() }
         for pointer in [K, k, regionK, regionk, scratch, z, lambda, linePoint, lineDirection, position, sortedPosition,
-                        terms, subsetTerms, normals, offsets, identityMinusA, constant, slopes, dual, dualDirection, alongLine] {
+                        terms, subsetTerms, normals, offsets, identityMinusA, constant, slopes, dual, dualDirection,
+                        alongLine] {
             pointer.deallocate()
         }
         keys.deallocate()

@@ -31,11 +31,7 @@ final class CompiledLineWalk {
         let H = context.arrangement.count, R = context.k
         precondition(Self.handles(rank: context.arrangement.rank, dimension: R))
         rank = R
-        func make(_ count: Int) -> UnsafeMutablePointer<Double> {
-            let pointer = UnsafeMutablePointer<Double>.allocate(capacity: max(count, 1))
-            pointer.initialize(repeating: 0, count: max(count, 1))
-            return pointer
-        }
+        func make(_ count: Int) -> UnsafeMutablePointer<Double> { filledBuffer(count, 0.0) }
         normalsByCoordinate = make(R * H)
         for h in 0..<H { for i in 0..<R { normalsByCoordinate[i * H + h] = context.normals[h * R + i] } }
         walkOffsets = make(H)
@@ -47,14 +43,10 @@ final class CompiledLineWalk {
         direction = make(R)
         for i in 0..<R { direction[i] = context.direction[i] }
         sortedPositions = make(H)
-        walkOrder = .allocate(capacity: max(H, 1))
-        walkOrder.initialize(repeating: 0, count: max(H, 1))
-        crosses = .allocate(capacity: max(H, 1))
-        crosses.initialize(repeating: false, count: max(H, 1))
-        sides = .allocate(capacity: max(H, 1))
-        sides.initialize(repeating: 0, count: max(H, 1))
-        halves = .allocate(capacity: max(H, 1))
-        halves.initialize(repeating: 0, count: max(H, 1))
+        walkOrder = filledBuffer(H, 0)
+        crosses = filledBuffer(H, false)
+        sides = filledBuffer(H, 0)
+        halves = filledBuffer(H, 0)
         if R == 3 { for h in 0..<H { halves[h] = UInt8(h % 2) } }
         candidates = make(H * R)
         arrangement = nfx_arrangement(
@@ -64,8 +56,8 @@ final class CompiledLineWalk {
             singular_tolerance: SwitchingArrangement.singularTolerance,
             side_tolerance: SwitchingArrangement.sideTolerance, halves: halves)
         buffers = nfx_walk_workspace(
-            check_order: w.checkOrder, positive: w.positive, position: w.position, slopes: w.slopes, crosses: crosses, sides: sides,
-            items: w.items, spare_items: w.spareItems, keys: w.keys, spare_keys: w.spareKeys,
+            check_order: w.checkOrder, positive: w.positive, position: w.position, slopes: w.slopes, crosses: crosses,
+            sides: sides, items: w.items, spare_items: w.spareItems, keys: w.keys, spare_keys: w.spareKeys,
             sorted_positions: sortedPositions, walk_order: walkOrder, candidates: candidates)
         line = nfx_line(point: w.linePoint, direction: w.lineDirection, dual: w.dual, dual_direction: w.dualDirection,
                         along: 0, half: 0, subset: w.subsetItems, subset_position: w.subsetPosition,
