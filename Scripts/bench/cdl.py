@@ -1,7 +1,8 @@
 """Convolutional dictionary learning benchmarks for `make bench`: `nfx cdl-train` against SPORCO and alphacsc.
 
 Workload: `nfx simulate ephys`, one channel, 3 units with 3 ms waveforms, 60 s at 10 kHz (seeds 0, 1, 2). nfx learns 3
-filters of 45 samples (spike-triggered k-means start, and random data windows); SPORCO's ConvBPDNDictLearn and alphacsc's
+filters of 45 samples (CRsAE, its default, from the spike-triggered k-means start and from random data windows; and
+altmin from the k-means start); SPORCO's ConvBPDNDictLearn and alphacsc's
 learn_d_z_multi learn the same from random data windows with the same λ = 3.5 σ, timed to the moment their worst-unit
 match to the true waveforms first reaches 0.99 (capped at PEER_CAP_SECONDS). A 17-minute recording checks nfx's scaling.
 Everything is single-threaded (nfx `--threads 1`, the peers under threadpool_limits(1) and *_NUM_THREADS=1).
@@ -42,9 +43,11 @@ MATCH = 0.99
 RUNS = 3
 # An nfx run longer than this is reported from that single run.
 LONG_SECONDS = 20.0
-SPORCO_ITER = 100
+# The issue's anchors: SPORCO reached the match after ~200 iterations (55.7 s), alphacsc after 67 s. The peers get
+# at least that budget, so a peer that can reach the match here does, and one that does not is not cut short.
+SPORCO_ITER = 400
 ALPHACSC_ITER = 50
-PEER_CAP_SECONDS = 60.0
+PEER_CAP_SECONDS = 90.0
 # alphacsc's 'chunk' start is random data windows, like SPORCO's here and nfx's `--init random` ('random' would be
 # Gaussian noise atoms).
 ALPHACSC_INIT = "chunk"
@@ -99,10 +102,12 @@ def data_windows(y, seed):
 # nfx
 
 
-def nfx_train(nfx, data, out, threads, init=None, runs=RUNS):
-    """Median wall_seconds over `runs` processes (one if the first took over LONG_SECONDS), and the last run's match."""
+def nfx_train(nfx, data, out, threads, init=None, method=None, runs=RUNS):
+    """Median wall_seconds over `runs` processes (one if the first took over LONG_SECONDS), and the last run's match.
+    `method` None is nfx's default (CRsAE)."""
     command = [nfx, "cdl-train", data, "--filters", str(FILTERS), "--filter-length", str(LENGTH), "--threads",
-               str(threads), "--json", "-o", out, "--force"] + (["--init", init] if init else [])
+               str(threads), "--json", "-o", out, "--force"] + (["--init", init] if init else []) + \
+        (["--method", method] if method else [])
     print("  " + " ".join(command[1:]), flush=True)
     results = [benchlib.run_json(command)]
     if float(results[0]["wall_seconds"]) <= LONG_SECONDS:
@@ -115,9 +120,9 @@ def nfx_train(nfx, data, out, threads, init=None, runs=RUNS):
             "worst": float(compared["worst"]), "scores": compared["scores"]}
 
 
-def nfx_long(nfx, data, out, threads):
+def nfx_long(nfx, data, out, threads, method=None):
     command = [nfx, "cdl-train", data, "--filters", str(FILTERS), "--filter-length", str(LENGTH), "--threads",
-               str(threads), "--json", "-o", out, "--force"]
+               str(threads), "--json", "-o", out, "--force"] + (["--method", method] if method else [])
     result, peak_kib, _ = peak_memory(command)
     compared = benchlib.run_json([nfx, "compare", out, data, "--json"])
     return {"seconds": float(result["wall_seconds"]), "iterations": int(result["iterations"]),
@@ -264,6 +269,7 @@ def bench(args):
             out = os.path.join(args.data, f"cdl-{duration}s-seed{seed}-filters.h5")
             nfx = nfx_train(args.nfx, data, out, 1)
             nfx_random = nfx_train(args.nfx, data, out, 1, init="random")
+            nfx_altmin = nfx_train(args.nfx, data, out, 1, method="altmin")
             y, truth = load(data)
             print("  SPORCO", flush=True)
             # One untimed iteration first: SPORCO's FFTs (pyfftw) plan on their first call at a new length.
@@ -275,7 +281,7 @@ def bench(args):
                 print("  alphacsc", flush=True)
                 ac = alphacsc_run(y, truth, seed, solver_z=solver_z)
                 print(f"    {peer_text(ac)}", flush=True)
-            rows.append({"seed": seed, "nfx": nfx, "nfx_random": nfx_random, "sporco": sp, "alphacsc": ac,
+            rows.append({"seed": seed, "nfx": nfx, "nfx_random": nfx_random, "nfx_altmin": nfx_altmin, "sporco": sp, "alphacsc": ac,
                          "sigma": noise_sigma(y)})
     long_duration = QUICK_LONG_DURATION if args.quick else LONG_DURATION
     data = os.path.join(args.data, f"cdl-{long_duration}s-seed0.h5")
@@ -283,7 +289,8 @@ def bench(args):
     benchlib.simulate_seed_like_ephys(args.nfx, data, long_duration, 0, UNITS, RATE)
     out = os.path.join(args.data, f"cdl-{long_duration}s-seed0-filters.h5")
     long = {threads: nfx_long(args.nfx, data, out, threads) for threads in (1, 2)}
-    return {"rows": rows, "long": long, "duration": duration, "long_duration": long_duration,
+    long_altmin = nfx_long(args.nfx, data, out, 1, method="altmin")
+    return {"rows": rows, "long": long, "long_altmin": long_altmin, "duration": duration, "long_duration": long_duration,
             "have_alphacsc": have_alphacsc, "solver_z": solver_z, "lgcd_error": lgcd_error}
 
 
@@ -295,17 +302,19 @@ def fastest_peer(row):
 def render(r, notes, versions, quick):
     rows = r["rows"]
     table = benchlib.markdown_table(
-        ["seed", "nfx (k-means start)", "match", "nfx (random windows)", "match", f"SPORCO to ≥ {MATCH}",
-         f"alphacsc to ≥ {MATCH}"],
-        [[row["seed"], fs(row["nfx"]["seconds"]) + f" ({row['nfx']['iterations']} it.)", f"{row['nfx']['worst']:.4f}",
-          fs(row["nfx_random"]["seconds"]) + f" ({row['nfx_random']['iterations']} it.)",
-          f"{row['nfx_random']['worst']:.4f}", peer_text(row["sporco"]), peer_text(row["alphacsc"])]
+        ["seed", "nfx CRsAE (k-means start)", "match", "nfx CRsAE (random windows)", "match",
+         "nfx altmin (k-means start)", "match", f"SPORCO to ≥ {MATCH}", f"alphacsc to ≥ {MATCH}"],
+        [[row["seed"]] + [cell for key in ("nfx", "nfx_random", "nfx_altmin")
+                          for cell in (fs(row[key]["seconds"]) + f" ({row[key]['iterations']} it.)",
+                                       f"{row[key]['worst']:.4f}")]
+         + [peer_text(row["sporco"]), peer_text(row["alphacsc"])]
          for row in rows])
     long = r["long"]
     long_table = benchlib.markdown_table(
-        ["threads", "nfx wall", "iterations", "match", "peak memory"],
-        [[t, fs(v["seconds"]), v["iterations"], f"{v['worst']:.4f}",
-          "—" if v["peak_kib"] is None else f"{v['peak_kib'] / 1024:.0f} MiB"] for t, v in long.items()])
+        ["method", "threads", "nfx wall", "iterations", "match", "peak memory"],
+        [[method, t, fs(v["seconds"]), v["iterations"], f"{v['worst']:.4f}",
+          "—" if v["peak_kib"] is None else f"{v['peak_kib'] / 1024:.0f} MiB"]
+         for method, t, v in [("CRsAE", t, v) for t, v in long.items()] + [("altmin", 1, r["long_altmin"])]])
     good = sum(row["nfx"]["worst"] >= MATCH and row["nfx"]["seconds"] <= NFX_SECONDS for row in rows)
     speedups = []   # (ratio, whether it is only a lower bound: no peer reached the match before stopping)
     for row in rows:
@@ -329,7 +338,7 @@ def render(r, notes, versions, quick):
           fs(long[1]["seconds"]), tick(long_ok)]])
     intro = (
         "Generated by `Scripts/bench/cdl.py` (called by `Scripts/bench/run.sh` after tca.py). `nfx cdl-train` "
-        f"(alternating minimisation) against SPORCO {versions['sporco']} (`ConvBPDNDictLearn`) and alphacsc "
+        f"(CRsAE, its default, and alternating minimisation) against SPORCO {versions['sporco']} (`ConvBPDNDictLearn`) and alphacsc "
         f"{versions['alphacsc']} (`learn_d_z_multi`) in the same run, all on one thread. Data: `nfx simulate ephys`, "
         f"1 channel, {UNITS} units (3 ms waveforms, 30 Hz, amplitude 10, noise 1), {r['duration']} s at "
         f"{RATE // 1000} kHz; {FILTERS} filters of {LENGTH} samples, λ = {LAMBDA_SIGMAS} σ. **Match** is the worst "
@@ -357,6 +366,7 @@ def notes_for(r, versions, busy_start, busy_end, cores):
         f"{RUNS} processes; its match comes from `nfx compare`, the peers' from this script's own scoring, the same "
         "definition. The peers' times are wall clock inside this process from the solver's construction, minus the "
         "time this script spends scoring after each iteration.",
+        "Targets are checked on nfx's default (CRsAE from the k-means start); the speed-up is over its time. "
         "Threads: nfx `--threads 1` (2 in the second long row); the peers under `threadpool_limits(1)` with "
         "OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS=1.",
         f"SPORCO: `ConvBPDNDictLearn(xmethod='admm', dmethod='pgm', dimK=0, dimN=1)`, CBPDN option `NonNegCoef: True`, "
@@ -415,7 +425,8 @@ def main():
     print(f"wrote the {SECTION[3:]} section of {args.output}")
     for row in r["rows"]:
         print(f"  seed {row['seed']}: nfx {fs(row['nfx']['seconds'])} match {row['nfx']['worst']:.4f}; random start "
-              f"{fs(row['nfx_random']['seconds'])} match {row['nfx_random']['worst']:.4f}; SPORCO "
+              f"{fs(row['nfx_random']['seconds'])} match {row['nfx_random']['worst']:.4f}; altmin "
+              f"{fs(row['nfx_altmin']['seconds'])} match {row['nfx_altmin']['worst']:.4f}; SPORCO "
               f"{peer_text(row['sporco'])}; alphacsc {peer_text(row['alphacsc'])}")
     print(f"  {r['long_duration']} s: 1 thread {fs(r['long'][1]['seconds'])}, 2 threads {fs(r['long'][2]['seconds'])}")
 

@@ -1,6 +1,7 @@
 /// How filters are learned.
 public enum DictionaryLearningMethod: String, Sendable, CaseIterable {
-    /// CRsAE (Tolooshams & Ba): an unrolled FISTA encoder with the dictionary tied in, trained by gradient.
+    /// CRsAE (Tolooshams & Ba): an unrolled FISTA encoder with the dictionary tied in, trained by Adam on the
+    /// gradient through the encoder. The default.
     case crsae
     /// Alternating minimisation: sparse-code every window, then the constrained least-squares filter update
     /// (the classic scheme of SPORCO and alphacsc).
@@ -46,10 +47,10 @@ public struct DictionaryLearningOptions: Sendable {
     /// callers that know what each starting filter stands for (the spike sorter's clusters).
     public var sortsByUsage = true
 
-    public init(filters: Int, length: Int, method: DictionaryLearningMethod = .altmin, lambda: Double? = nil,
+    public init(filters: Int, length: Int, method: DictionaryLearningMethod = .crsae, lambda: Double? = nil,
                 nonnegative: Bool = true, initialization: DictionaryInitialization = .spikeTriggered,
                 maxIterations: Int = 30, tolerance: Double = 1e-3, windowLength: Int? = nil,
-                detectionThreshold: Double = 4, unrolledSteps: Int = 30, seed: UInt64 = 0, threads: Int = 2) {
+                detectionThreshold: Double = 4, unrolledSteps: Int = 60, seed: UInt64 = 0, threads: Int = 2) {
         self.filters = filters
         self.length = length
         self.method = method

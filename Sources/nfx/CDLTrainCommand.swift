@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HDF5Kit
+import LinearAlgebra
 import NFXCore
 import NFXIO
 import SparseCoding
@@ -11,12 +12,14 @@ struct CDLTrainCommand: ParsableCommand {
         abstract: "Learn spike waveforms (filters) from an extracellular recording by convolutional dictionary learning.",
         discussion: """
         y ≈ Σ_c h_c ∗ x_c: the recording (channels × samples) as a sum of a few multichannel waveforms h_c placed at \
-        sparse times x_c. Minimises ½‖y − Hx‖² + λ‖x‖₁ with ‖h_c‖ ≤ 1; codes are non-negative (each waveform keeps its \
-        sign). --method altmin alternates sparse coding of every window (locally greedy coordinate descent) with the \
-        exact constrained least-squares filter update; --method crsae (experimental) trains the filters by Adam through a T-step \
-        unrolled FISTA encoder. Filters start from spike-triggered k-means (threshold crossings at \
-        --detection-threshold σ) or random data windows. λ defaults to 3.5 σ, σ the median absolute deviation / \
-        0.6745. Output: /filters (filters × channels × length, unit norm, most used first), /objective.
+        sparse times x_c. Minimises ½‖y − Hx‖² + λ‖x‖₁ with ‖h_c‖ ≤ 1; codes are non-negative unless --signed-codes \
+        (each waveform keeps its sign). --method crsae (the default; CRsAE) trains the filters by Adam on the \
+        gradient of that objective taken through a T-step unrolled FISTA encoder, each window's encoder starting from \
+        its codes at the previous epoch; --method altmin alternates sparse coding of every window (locally greedy \
+        coordinate descent) with the exact constrained least-squares filter update. Filters start from \
+        spike-triggered k-means (threshold crossings at --detection-threshold σ) or random data windows. λ defaults \
+        to 3.5 σ, σ the median absolute deviation / 0.6745. Output: /filters (filters × channels × length, unit \
+        norm, most used first), /objective.
 
         Examples:
           nfx cdl-train ephys.h5 --filters 3 --filter-length 45
@@ -32,8 +35,8 @@ struct CDLTrainCommand: ParsableCommand {
     @Option(help: "Filter length in samples (cover a whole spike: ~3–4 ms).")
     var filterLength: Int = 45
 
-    @Option(help: "altmin (alternating minimisation, the default) or crsae (unrolled FISTA encoder trained by Adam; experimental: it does not reach altmin's accuracy yet).")
-    var method: String = "altmin"
+    @Option(help: "crsae (the default: unrolled FISTA encoder trained by Adam) or altmin (alternating minimisation).")
+    var method: String = "crsae"
 
     @Option(help: "L1 penalty λ in data units (default 3.5 × the noise σ).")
     var lambda: Double?
@@ -54,11 +57,11 @@ struct CDLTrainCommand: ParsableCommand {
     @Option(help: "Outer iterations at most (exactly this many with --tol 0).")
     var maxIter: Int = 30
 
-    @Option(help: "Stop when an iteration lowers the objective by less than this fraction of its decrease so far (crsae: of the loss).")
+    @Option(help: "Stop when an iteration lowers the objective by less than this fraction of its decrease so far (crsae: when an epoch's loss changes by less than this fraction of itself).")
     var tol: Double = 1e-3
 
-    @Option(help: "crsae: unrolled FISTA steps of the encoder.")
-    var unrolledSteps: Int = 30
+    @Option(help: "crsae: unrolled FISTA steps of the encoder per visit of a window.")
+    var unrolledSteps: Int = 60
 
     @Option(help: "Samples per window (recordings are coded window by window).")
     var window: Int?
@@ -87,6 +90,9 @@ struct CDLTrainCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
+        // Learning runs its own threads over windows; OpenBLAS's would spin beside them between the small
+        // eigenproblems of the Lipschitz bound and the start's k-means.
+        BLASThreads.set(1)
         let spec = input.spec
         let output = try AtomicOutput(path: options.outputPath(for: spec, command: "cdl-train"), force: options.force,
                                       inputs: [spec.path])
