@@ -46,20 +46,19 @@ public enum SparseCoder {
         let grid = 32 * max(L, 2)
         var largest = 0.0
         var real = [Double](repeating: 0, count: F * K), imaginary = [Double](repeating: 0, count: F * K)
-        var cosines = [Double](repeating: 0, count: L), sines = cosines
+        // e^{−iωτ} at ω = 2π·point/grid is the grid's (point·τ mod grid)-th root of unity: one table of them.
+        let cosines = (0..<grid).map { cos(2 * Double.pi * Double($0) / Double(grid)) }
+        let sines = (0..<grid).map { sin(2 * Double.pi * Double($0) / Double(grid)) }
         for point in 0..<grid {
-            let omega = 2 * Double.pi * Double(point) / Double(grid)
-            for tap in 0..<L {
-                cosines[tap] = cos(omega * Double(tap))
-                sines[tap] = sin(omega * Double(tap))
-            }
             for c in 0..<F {
                 for k in 0..<K {
                     let filter = dictionary.offset(filter: c, channel: k)
-                    var re = 0.0, im = 0.0
+                    var re = 0.0, im = 0.0, root = 0
                     for tap in 0..<L {
-                        re += dictionary.weights[filter + tap] * cosines[tap]
-                        im -= dictionary.weights[filter + tap] * sines[tap]
+                        re += dictionary.weights[filter + tap] * cosines[root]
+                        im -= dictionary.weights[filter + tap] * sines[root]
+                        root += point
+                        if root >= grid { root -= grid }
                     }
                     real[c * K + k] = re
                     imaginary[c * K + k] = im

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import NFXCore
 
@@ -19,8 +20,9 @@ import NFXCore
 ///
 /// Why sparse: FISTA's iterates are mostly exact zeros, so HᵀH z is built from the filters' cross-correlations
 /// (one filter length either side of each non-zero code) rather than by two full convolutions, and the backward
-/// pass's filter gradients and syntheses run over non-zero codes only. Each step still makes one pass over every
-/// code position (the threshold), which is cheap next to a convolution.
+/// pass's filter gradients and syntheses run over non-zero codes only (CKernels' sparse_codes.c, AVX2 where the
+/// CPU has it). Each step still makes one pass over every code position (the threshold), which is cheap next to a
+/// convolution.
 struct UnrolledEncoder: Sendable {
     let dictionary: ConvolutionalDictionary
     let steps: Int
@@ -77,51 +79,25 @@ struct UnrolledEncoder: Sendable {
 
     /// out[c′, s − (L − 1) + i] += value · gramRows[c][c′][i] for each listed code (c, s), index c·M + s: HᵀH x.
     fileprivate func addGramProduct(_ codes: CodeRun, positions M: Int, into out: UnsafeMutablePointer<Double>) {
-        let (C, L) = (dictionary.filters, dictionary.length)
-        let width = 2 * L - 1
-        gramRows.withUnsafeBufferPointer { rows in
-            for entry in 0..<codes.count {
-                let index = Int(codes.indices[entry]), value = codes.values[entry]
-                let c = index / M, s = index - c * M
-                let low = max(0, L - 1 - s), high = min(width, M - s + L - 1)
-                for other in 0..<C {
-                    let row = rows.baseAddress! + (c * C + other) * width
-                    let target = out + other * M + s - (L - 1)
-                    for i in low..<high { target[i] += value * row[i] }
-                }
-            }
+        gramRows.withUnsafeBufferPointer {
+            nfx_add_gram_product(codes.indices, codes.values, codes.count, M, dictionary.filters, dictionary.length,
+                                 $0.baseAddress!, out)
         }
     }
 
     /// out (channels × samples) += H x for the listed codes.
     fileprivate func addSynthesis(_ codes: CodeRun, positions M: Int, samples N: Int, into out: UnsafeMutablePointer<Double>) {
-        let (K, L) = (dictionary.channels, dictionary.length)
-        dictionary.weights.withUnsafeBufferPointer { h in
-            for entry in 0..<codes.count {
-                let index = Int(codes.indices[entry]), value = codes.values[entry]
-                let c = index / M, s = index - c * M
-                for k in 0..<K {
-                    let filter = h.baseAddress! + dictionary.offset(filter: c, channel: k)
-                    let target = out + k * N + s
-                    for tap in 0..<L { target[tap] += value * filter[tap] }
-                }
-            }
+        dictionary.weights.withUnsafeBufferPointer {
+            nfx_add_synthesis(codes.indices, codes.values, codes.count, M, dictionary.channels, dictionary.length, N,
+                              $0.baseAddress!, out)
         }
     }
 
     /// gradient[c, k, τ] += scale · x[c, s] · signal[k, s + τ] for the listed codes: ∂⟨signal, H x⟩/∂H.
     fileprivate func addFilterGradient(_ codes: CodeRun, scale: Double, signal: UnsafePointer<Double>, positions M: Int,
                                        samples N: Int, into gradient: UnsafeMutablePointer<Double>) {
-        let (K, L) = (dictionary.channels, dictionary.length)
-        for entry in 0..<codes.count {
-            let index = Int(codes.indices[entry]), value = scale * codes.values[entry]
-            let c = index / M, s = index - c * M
-            for k in 0..<K {
-                let target = gradient + dictionary.offset(filter: c, channel: k)
-                let source = signal + k * N + s
-                for tap in 0..<L { target[tap] += value * source[tap] }
-            }
-        }
+        nfx_add_filter_gradient(codes.indices, codes.values, codes.count, scale, M, dictionary.channels,
+                                dictionary.length, N, signal, gradient)
     }
 }
 
@@ -173,7 +149,7 @@ fileprivate struct UnrolledPass {
     mutating func forward(_ y: UnsafePointer<Double>, start: SparseCodes, keepsSteps: Bool) {
         let (M, size, steps) = (positions, size, encoder.steps)
         let inverseL = 1 / encoder.lipschitz, threshold = encoder.lambda / encoder.lipschitz
-        let nonnegative = encoder.nonnegative
+        let negativePart: Double = encoder.nonnegative ? 0 : 1
         var dense = [Double](repeating: 0, count: 6 * size)
         var indices = [Int32](repeating: 0, count: 2 * size)
         dense.withUnsafeMutableBufferPointer { dense in
@@ -196,22 +172,9 @@ fileprivate struct UnrolledPass {
                     let momentum = encoder.momentum[t]
                     product.update(repeating: 0, count: size)
                     encoder.addGramProduct(extrapolated, positions: M, into: product)
-                    codes.count = 0
-                    extrapolated.count = 0
-                    for index in 0..<size {
-                        let v = z[index] + correlation[index] - product[index] * inverseL
-                        let next: Double
-                        if nonnegative {
-                            next = max(0, v - threshold)
-                        } else {
-                            next = v > threshold ? v - threshold : (v < -threshold ? v + threshold : 0)
-                        }
-                        let extrapolation = next + momentum * (next - x[index])
-                        x[index] = next
-                        z[index] = extrapolation
-                        if next != 0 { codes.append(index, next) }
-                        if extrapolation != 0 { extrapolated.append(index, extrapolation) }
-                    }
+                    nfx_fista_threshold_step(size, correlation, product, inverseL, threshold, negativePart, momentum,
+                                             x, z, codes.indices, codes.values, &codes.count, extrapolated.indices,
+                                             extrapolated.values, &extrapolated.count)
                     record(codes, replacing: !keepsSteps)
                 }
             }

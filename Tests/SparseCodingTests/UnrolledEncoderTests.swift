@@ -1,3 +1,4 @@
+import CKernels
 import NFXCore
 import XCTest
 @testable import SparseCoding
@@ -43,22 +44,24 @@ final class UnrolledEncoderTests: XCTestCase {
         let N = 300
         let (y, _) = plantedRecording(truth, samples: N, spikes: 25, noise: 0.1, seed: 23)
         let lipschitz = SparseCoder.lipschitzBound(dictionary)
-        for nonnegative in [true, false] {
-            for warm in [false, true] {
-                let encoder = UnrolledEncoder(dictionary: dictionary, steps: 25, lipschitz: lipschitz, lambda: 0.3,
-                                              nonnegative: nonnegative)
-                let start = warm ? encoder.encode(y, samples: N) : SparseCodes()
-                let M = dictionary.codeLength(samples: N)
-                let sparse = encoder.encode(y, samples: N, start: start).dense(filters: 3, positions: M)
-                let dense = denseUnrolledSteps(dictionary, y: y, samples: N, steps: 25, lipschitz: lipschitz,
-                                               lambda: 0.3, nonnegative: nonnegative,
-                                               start: start.dense(filters: 3, positions: M))
-                let scale = dense.reduce(0) { max($0, abs($1)) }
-                XCTAssertGreaterThan(scale, 0)
-                let difference = zip(sparse, dense).reduce(0) { max($0, abs($1.0 - $1.1)) }
-                XCTAssertLessThan(difference, 1e-12 * scale, "nonnegative \(nonnegative), warm \(warm)")
-                XCTAssertTrue(zip(sparse, dense).allSatisfy { ($0 == 0) == ($1 == 0) }, "the same support")
-            }
+        defer { nfx_use_portable_kernels(0) }
+        // Both builds of the C kernels (AVX2/FMA and portable), on a CPU that has AVX2.
+        for (nonnegative, warm, portable) in [(true, false, 0), (true, true, 1), (false, false, 1), (false, true, 0),
+                                              (true, true, 0), (false, true, 1)] as [(Bool, Bool, Int32)] {
+            nfx_use_portable_kernels(portable)
+            let encoder = UnrolledEncoder(dictionary: dictionary, steps: 25, lipschitz: lipschitz, lambda: 0.3,
+                                          nonnegative: nonnegative)
+            let start = warm ? encoder.encode(y, samples: N) : SparseCodes()
+            let M = dictionary.codeLength(samples: N)
+            let sparse = encoder.encode(y, samples: N, start: start).dense(filters: 3, positions: M)
+            let dense = denseUnrolledSteps(dictionary, y: y, samples: N, steps: 25, lipschitz: lipschitz,
+                                           lambda: 0.3, nonnegative: nonnegative,
+                                           start: start.dense(filters: 3, positions: M))
+            let scale = dense.reduce(0) { max($0, abs($1)) }
+            XCTAssertGreaterThan(scale, 0)
+            let difference = zip(sparse, dense).reduce(0) { max($0, abs($1.0 - $1.1)) }
+            XCTAssertLessThan(difference, 1e-12 * scale, "nonnegative \(nonnegative), warm \(warm), portable \(portable)")
+            XCTAssertTrue(zip(sparse, dense).allSatisfy { ($0 == 0) == ($1 == 0) }, "the same support")
         }
     }
 
