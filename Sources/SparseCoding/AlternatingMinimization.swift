@@ -9,7 +9,8 @@ import NFXCore
 enum AlternatingMinimization {
     static func learn(_ y: [Double], channels K: Int, samples N: Int, start: ConvolutionalDictionary,
                       windows: Windows, lambda: Double, options: DictionaryLearningOptions,
-                      noiseLevel: Double) -> DictionaryLearningResult {
+                      noiseLevel: Double, progress: ((DictionaryLearningProgress) -> Void)? = nil)
+        -> DictionaryLearningResult {
         let (C, L) = (options.filters, options.length)
         var dictionary = start
         var codes = [SparseCodes](repeating: SparseCodes(), count: windows.ranges.count)
@@ -44,6 +45,7 @@ enum AlternatingMinimization {
             dictionary = updateFilters(dictionary, A: A, b: b)
             let previous = objective.last
             objective.append(value)
+            progress?(DictionaryLearningProgress(iteration: objective.count, fractionDone: 1, objective: value))
             // Stop when an iteration's decrease is a small fraction of the decrease so far. Relative to the
             // objective itself it would not do: on a long recording the objective is mostly the noise's energy,
             // which no filter can explain, and it changes by a tiny fraction while the filters are still moving.

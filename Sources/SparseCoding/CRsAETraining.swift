@@ -15,7 +15,8 @@ enum CRsAETraining {
 
     static func learn(_ y: [Double], channels K: Int, samples N: Int, start: ConvolutionalDictionary,
                       windows: Windows, lambda: Double, options: DictionaryLearningOptions,
-                      noiseLevel: Double) -> DictionaryLearningResult {
+                      noiseLevel: Double, progress: ((DictionaryLearningProgress) -> Void)? = nil)
+        -> DictionaryLearningResult {
         var dictionary = start
         var generator = SeededGenerator(seed: options.seed).split(stream: 1)
         var optimizer = FilterAdam(filters: dictionary.filters, filterSize: dictionary.channels * dictionary.length,
@@ -48,6 +49,9 @@ enum CRsAETraining {
                 for index in gradient.indices { gradient[index] *= scale }
                 optimizer.step(&dictionary.weights, gradient: gradient)
                 dictionary.projectOntoUnitBall(exactly: true)
+                progress?(DictionaryLearningProgress(iteration: objective.count + 1,
+                                                     fractionDone: Double(batchStart + batch.count) / Double(order.count),
+                                                     objective: objective.last))
             }
             let previous = objective.last
             objective.append(epochLoss)

@@ -6,8 +6,9 @@ import NFXCore
 /// Convolutional dictionary learning: min over filters h (‖h_c‖ ≤ 1) and sparse codes x of
 /// ½‖y − Σ_c h_c ∗ x_c‖² + λ‖x‖₁ for a recording y (channels × samples).
 public enum DictionaryLearning {
-    public static func learn(recording y: [Double], channels: Int, samples: Int,
-                             options: DictionaryLearningOptions) throws -> DictionaryLearningResult {
+    /// `progress` is called from the calling thread after each iteration (altmin) or minibatch (crsae).
+    public static func learn(recording y: [Double], channels: Int, samples: Int, options: DictionaryLearningOptions,
+                             progress: ((DictionaryLearningProgress) -> Void)? = nil) throws -> DictionaryLearningResult {
         try validate(options, samples: samples)
         precondition(y.count == channels * samples, "learn: \(y.count) values for \(channels) × \(samples)")
         let sigma = options.knownNoiseLevel ?? noiseLevel(y)
@@ -23,11 +24,12 @@ public enum DictionaryLearning {
         switch options.method {
         case .altmin:
             return AlternatingMinimization.learn(y, channels: channels, samples: samples, start: dictionary,
-                                                 windows: windows, lambda: lambda, options: options, noiseLevel: sigma)
+                                                 windows: windows, lambda: lambda, options: options, noiseLevel: sigma,
+                                                 progress: progress)
         case .crsae:
             dictionary.projectOntoUnitBall(exactly: true)
             return CRsAETraining.learn(y, channels: channels, samples: samples, start: dictionary, windows: windows,
-                                       lambda: lambda, options: options, noiseLevel: sigma)
+                                       lambda: lambda, options: options, noiseLevel: sigma, progress: progress)
         }
     }
 

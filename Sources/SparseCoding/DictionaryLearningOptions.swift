@@ -68,6 +68,14 @@ public struct DictionaryLearningOptions: Sendable {
     }
 }
 
+/// Where learning is, for a progress line: the iteration (altmin) or epoch (crsae) under way, counted from 1, the
+/// fraction of it done, and the objective of the last finished one.
+public struct DictionaryLearningProgress: Sendable {
+    public var iteration: Int
+    public var fractionDone: Double
+    public var objective: Double?
+}
+
 public struct DictionaryLearningResult: Sendable {
     /// Unit-norm filters, sorted by how much they are used (Σ of their codes), most first.
     public var dictionary: ConvolutionalDictionary

@@ -54,7 +54,7 @@ struct CDLTrainCommand: ParsableCommand {
     @Option(help: "Spike-triggered start: detection threshold in noise σ.")
     var detectionThreshold: Double = 4
 
-    @Option(help: "Outer iterations at most (exactly this many with --tol 0).")
+    @Option(help: "Iterations (altmin) or epochs (crsae) at most (exactly this many with --tol 0).")
     var maxIter: Int = 30
 
     @Option(help: "Stop when an iteration lowers the objective by less than this fraction of its decrease so far (crsae: when an epoch's loss changes by less than this fraction of itself).")
@@ -84,6 +84,7 @@ struct CDLTrainCommand: ParsableCommand {
         if lambda != nil && lambdaFraction != nil { throw ValidationError("give --lambda or --lambda-fraction, not both") }
         guard detectionThreshold > 0 else { throw ValidationError("--detection-threshold must be positive") }
         guard maxIter >= 1 else { throw ValidationError("--max-iter must be at least 1, got \(maxIter)") }
+        guard unrolledSteps >= 1 else { throw ValidationError("--unrolled-steps must be at least 1, got \(unrolledSteps)") }
         guard tol >= 0 && tol.isFinite else { throw ValidationError("--tol must be ≥ 0, got \(tol)") }
         if let window, window < filterLength { throw ValidationError("--window must be at least --filter-length") }
     }
@@ -109,8 +110,15 @@ struct CDLTrainCommand: ParsableCommand {
         settings.lambdaFraction = lambdaFraction
         let result: DictionaryLearningResult
         do {
+            let reporter = options.reporter
+            let unit = method == "crsae" ? "epoch" : "iteration"   // what --max-iter counts
+            defer { reporter.progress("", done: false) }
             result = try DictionaryLearning.learn(recording: loaded.array.elements, channels: channels, samples: samples,
-                                                  options: settings)
+                                                  options: settings) { step in
+                let objective = step.objective.map { String(format: ", objective %.6g", $0) } ?? ""
+                reporter.progress(String(format: "cdl-train: %@ %d, %.0f%%%@", unit, step.iteration,
+                                         100 * step.fractionDone, objective))
+            }
         } catch let error as DictionaryLearningError {
             switch error {
             case .recordingTooShort: throw NFXError.data("\(loaded.name): \(error.description)")
@@ -138,9 +146,10 @@ struct CDLTrainCommand: ParsableCommand {
             try file.root.write(result.dictionary.weights, shape: [filters, channels, filterLength], to: "/filters")
             try file.root.write(result.objective, shape: [result.objective.count], to: "/objective")
         }
-        options.reporter.result(String(format: "learned %d filters of %d × %d samples from %d × %d (λ %.3g = %.2f σ) in %d iterations%@ → %@",
+        options.reporter.result(String(format: "learned %d filters of %d × %d samples from %d × %d (λ %.3g = %.2f σ) in %d %@%@ → %@",
                                        filters, channels, filterLength, channels, samples, result.lambda,
                                        result.noiseLevel > 0 ? result.lambda / result.noiseLevel : 0, result.iterations,
+                                       method == "crsae" ? "epochs" : "iterations",
                                        result.converged ? "" : " (not converged)", output.path))
         options.reporter.summary([
             "command": .string("cdl-train"), "output": .string(output.path), "filters": .integer(filters),

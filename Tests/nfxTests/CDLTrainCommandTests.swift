@@ -13,6 +13,7 @@ final class CDLTrainCommandTests: CommandTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let file = try HDF5File.open(path("e.cdl-train.h5"))
         XCTAssertEqual(try file.dataset("/filters").shape, [3, 1, 45])
+        XCTAssertEqual(try file.root.attribute("method")?.stringValue, "crsae", "CRsAE is the default")
         XCTAssertGreaterThan(try file.dataset("/objective").shape[0], 0)
         let compare = try NFXExecutable.run(["compare", path("e.cdl-train.h5"), path("e.h5"), "--json"])
         XCTAssertEqual(compare.status, 0, compare.stderr)
@@ -30,6 +31,8 @@ final class CDLTrainCommandTests: CommandTestCase {
                     command: "nfx cdl-train", mentions: "fewer than the filter length")
         assertError(try NFXExecutable.run(["cdl-train", path("e.h5"), "--lambda", "1", "--lambda-fraction", "0.1"]),
                     code: 64, command: "nfx cdl-train", mentions: "--lambda-fraction")
+        assertError(try NFXExecutable.run(["cdl-train", path("e.h5"), "--unrolled-steps", "0"]), code: 64,
+                    command: "nfx cdl-train", mentions: "--unrolled-steps")
         XCTAssertEqual(try contents(), ["e.h5"])
     }
 }
