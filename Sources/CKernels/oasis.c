@@ -77,16 +77,19 @@ void nfx_oasis_ar1_chunk(const double *y, ptrdiff_t first, ptrdiff_t count, ptrd
             top.decay *= g;
             continue;
         }
-        pool below = top;
+        const pool below = top;
         top = (pool){folded(y, t, T, interior, last), 1, g, t, 1};
-        for (;;) {
-            if (!violates(below, top, minimum_spike)) {
-                store_pool(&stack, stored++, below);
-                break;
-            }
-            top = merged(below, top);
-            if (stored == 0) break;
-            below = load_pool(&stack, --stored);
+        if (!violates(below, top, minimum_spike)) {
+            store_pool(&stack, stored++, below);
+            continue;
+        }
+        top = merged(below, top);
+        // Pools further down merge while they violate; one that does not stays where it is, unwritten.
+        while (stored > 0) {
+            const pool under = load_pool(&stack, stored - 1);
+            if (!violates(under, top, minimum_spike)) break;
+            top = merged(under, top);
+            stored--;
         }
     }
     store_pool(&stack, stored, top);
