@@ -147,7 +147,7 @@ double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, con
     }
     // The calcium of frames [first, end), and of frame first − 1 (kept aside: another range owns it). A pool's
     // value is written by the range holding its first frame.
-    double previous = 0;
+    double previous = 0, rss = 0;
     const double g2 = g * g, g3 = g2 * g, g4 = g2 * g2;
     for (ptrdiff_t p = low; p < pool_count && starts[p] < end; p++) {
         const double value = sums[p] / weights[p];
@@ -176,10 +176,17 @@ double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, con
             out[k] = level;
             level *= g;
         }
+        if (!s) {
+            // The residual while the segment is in cache, in frame order as below.
+            for (k = 0; k < length; k++) {
+                const double residual = y[from + k] - baseline - out[k];
+                if (!isnan(residual)) rss += residual * residual;
+            }
+        }
     }
+    if (!s) return rss;
     // Spikes s_t = c_t − g c_{t−1} (s_0 = 0, and NaN frames' calcium bridged until their spike is taken), the
     // residual over observed frames, and NaN where y is NaN.
-    double rss = 0;
     for (ptrdiff_t t = first; t < end; t++) {
         const double current = c[t];
         s[t] = t == 0 ? 0 : current - g * previous;
@@ -193,6 +200,19 @@ double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, con
         }
     }
     return rss;
+}
+
+void nfx_ar1_spikes(const double *y, ptrdiff_t T, double g, double *c, double *s) {
+    double previous = 0;
+    for (ptrdiff_t t = 0; t < T; t++) {
+        const double current = c[t];
+        s[t] = t == 0 ? 0 : current - g * previous;
+        previous = current;
+        if (isnan(y[t])) {
+            c[t] = NAN;
+            s[t] = NAN;
+        }
+    }
 }
 
 void nfx_ar1_prepare(const nfx_ar1_pools *pools, double g) {

@@ -21,13 +21,14 @@ extension OASIS {
         let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
         let target = sigma * sigma * Double(observed)
         var lambda = 0.0
-        // Each solve after the first continues from the previous one's pools (see `ar1`), where it can.
+        // Each solve after the first continues from the previous one's pools (see `ar1`), where it can, and
+        // computes only the calcium and residual: the spikes are taken once, from the last.
         var previous: Double?
         let continuable = observed == y.count
         func solve() -> Double {
             defer { previous = lambda }
             return ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s,
-                       threads: threads, continuing: continuable ? previous.map { ($0, 0) } : nil)
+                       threads: threads, continuing: continuable ? previous.map { ($0, 0) } : nil, writesSpikes: false)
         }
         var rss = solve()
         var derivative = continuable ? [] : [Double](repeating: 0, count: y.count)
@@ -55,6 +56,7 @@ extension OASIS {
                 steps += 1
             } while abs(rss / target - 1) > 1e-4 && steps < 1000
         }
+        spikes(of: y, g: g, calcium: c, spikes: s)
         return lambda
     }
 }
@@ -72,13 +74,14 @@ extension OASIS {
         let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
         let target = sigma * sigma * Double(observed)
         var baseline = initialBaseline, lambda = 0.0
-        // Each solve after the first continues from the previous one's pools (see `ar1`), where it can.
+        // Each solve after the first continues from the previous one's pools (see `ar1`), where it can, and
+        // computes only the calcium and residual: the spikes are taken once, from the last.
         var previous: (lambda: Double, baseline: Double)?
         let continuable = observed == y.count
         func solve() -> Double {
             defer { previous = (lambda, baseline) }
             return ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
-                       spikes: s, threads: threads, continuing: continuable ? previous : nil)
+                       spikes: s, threads: threads, continuing: continuable ? previous : nil, writesSpikes: false)
         }
         var rss = solve()
         var derivative = continuable ? [] : [Double](repeating: 0, count: y.count)
@@ -101,6 +104,7 @@ extension OASIS {
         }
         // The last frame's share of the baseline move is only exact after a solve (which pools the last pool again).
         rss = solve()
+        spikes(of: y, g: g, calcium: c, spikes: s)
         return (max(lambda, 0), baseline)
     }
 }

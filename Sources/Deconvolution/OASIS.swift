@@ -94,12 +94,16 @@ public enum OASIS {
     /// `continuing` gives the λ and b of the previous solve with these pools, of the same y (no NaN frames) and g
     /// at s_min = 0: when λ(1 − g) + b has not decreased, that solve's pools are updated rather than the trace
     /// pooled again (`nfx_oasis_ar1_continue`) — the same solution, for a fraction of the work.
+    ///
+    /// Without `writesSpikes` (the steps of a λ search) only the calcium and the residual are computed, and NaN
+    /// frames keep their bridged calcium; `spikes(of:…)` finishes the last one.
     @discardableResult
     static func ar1(_ y: UnsafeBufferPointer<Double>, g: Double, lambda: Double, minimumSpike: Double,
                     baseline b: Double = 0, pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
                     spikes s: UnsafeMutableBufferPointer<Double>, threads: Int = 1,
                     chunkFrames: Int = OASIS.chunkFrames,
-                    continuing previous: (lambda: Double, baseline: Double)? = nil) -> Double {
+                    continuing previous: (lambda: Double, baseline: Double)? = nil,
+                    writesSpikes: Bool = true) -> Double {
         let T = y.count
         guard T > 0, let frames = y.baseAddress, let calcium = c.baseAddress, let spikes = s.baseAddress else {
             pools.setCount(0)
@@ -120,7 +124,7 @@ public enum OASIS {
         bounds.append(T)
         let chunks = bounds.count - 1
         let solve = ChunkedAR1(frames: frames, T: T, bounds: bounds, g: g, lambda: lambda, minimumSpike: minimumSpike,
-                               baseline: b, pools: pools, calcium: calcium, spikes: spikes)
+                               baseline: b, pools: pools, calcium: calcium, spikes: writesSpikes ? spikes : nil)
         let workers = min(threads, chunks)
         func each(_ body: @escaping @Sendable (Int) -> Void) {
             if workers <= 1 {
@@ -142,6 +146,14 @@ public enum OASIS {
         each { solve.finish($0, pools: poolCount) }
         pools.setCount(poolCount)
         return solve.residual
+    }
+
+    /// The spikes s_t = c_t − g c_{t−1} of a solution computed without them, and NaN calcium and spikes where y is
+    /// NaN.
+    static func spikes(of y: UnsafeBufferPointer<Double>, g: Double, calcium c: UnsafeMutableBufferPointer<Double>,
+                       spikes s: UnsafeMutableBufferPointer<Double>) {
+        guard let frames = y.baseAddress, let calcium = c.baseAddress, let spikes = s.baseAddress else { return }
+        nfx_ar1_spikes(frames, y.count, g, calcium, spikes)
     }
 
     /// Array convenience.
@@ -166,14 +178,15 @@ private final class ChunkedAR1: @unchecked Sendable {
     let g: Double, lambda: Double, minimumSpike: Double, baseline: Double
     let pools: AR1Pools
     let storage: UnsafeMutablePointer<nfx_ar1_pools>
-    let calcium: UnsafeMutablePointer<Double>, spikes: UnsafeMutablePointer<Double>
+    /// Spikes nil: calcium and residual only.
+    let calcium: UnsafeMutablePointer<Double>, spikes: UnsafeMutablePointer<Double>?
     /// Per chunk: its pools, its share of the residual.
     let poolCounts: UnsafeMutablePointer<Int>, partial: UnsafeMutablePointer<Double>
     var chunks: Int { bounds.count - 1 }
 
     init(frames: UnsafePointer<Double>, T: Int, bounds: [Int], g: Double, lambda: Double, minimumSpike: Double,
          baseline: Double, pools: AR1Pools, calcium: UnsafeMutablePointer<Double>,
-         spikes: UnsafeMutablePointer<Double>) {
+         spikes: UnsafeMutablePointer<Double>?) {
         (self.frames, self.T, self.bounds, self.g, self.lambda) = (frames, T, bounds, g, lambda)
         (self.minimumSpike, self.baseline, self.pools, self.calcium, self.spikes) = (minimumSpike, baseline, pools,
                                                                                      calcium, spikes)

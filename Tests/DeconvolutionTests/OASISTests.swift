@@ -85,6 +85,41 @@ final class OASISTests: XCTestCase {
         }
     }
 
+    /// A search step's solve (calcium and residual only) finished by `spikes(of:)` gives the full solve: the same
+    /// residual, calcium and spikes, NaN exactly at NaN frames, in one chunk and in several.
+    func testSolveWithoutSpikesFinishedLaterMatchesTheFullSolve() {
+        var y = randomTrace(4321, g: 0.95, sigma: 0.3, seed: 31)
+        for t in [0, 700, 701, 1999, 2000] { y[t] = .nan }
+        for t in 3000..<3050 { y[t] = .nan }
+        for chunkFrames in [y.count, 1000] {
+            func solve(writesSpikes: Bool) -> (c: [Double], s: [Double], rss: Double) {
+                let pools = AR1Pools(capacity: y.count)
+                var c = [Double](repeating: 0, count: y.count), s = c
+                let rss = y.withUnsafeBufferPointer { yp in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        s.withUnsafeMutableBufferPointer { sp in
+                            let rss = OASIS.ar1(yp, g: 0.95, lambda: 0.3, minimumSpike: 0, baseline: 0.1, pools: pools,
+                                                calcium: cp, spikes: sp, threads: 2, chunkFrames: chunkFrames,
+                                                writesSpikes: writesSpikes)
+                            if !writesSpikes { OASIS.spikes(of: yp, g: 0.95, calcium: cp, spikes: sp) }
+                            return rss
+                        }
+                    }
+                }
+                return (c, s, rss)
+            }
+            let full = solve(writesSpikes: true), later = solve(writesSpikes: false)
+            XCTAssertEqual(later.rss, full.rss, "chunks of \(chunkFrames)")
+            for t in y.indices {
+                XCTAssertEqual(later.c[t].isNaN, y[t].isNaN)
+                XCTAssertEqual(later.s[t].isNaN, y[t].isNaN)
+                guard !y[t].isNaN else { continue }
+                XCTAssertEqual(later.c[t].bitPattern, full.c[t].bitPattern, "c[\(t)]")
+                XCTAssertEqual(later.s[t], full.s[t], accuracy: 1e-12, "s[\(t)], chunks of \(chunkFrames)")
+            }
+        }
+    }
+
     /// A solve that continues from the previous solve's pools (the noise-constrained searches' steps) against a
     /// solve from scratch: the steps a search takes (λ up; b up or down with λ moving to keep λ(1 − g) + b, which
     /// changes only the last frame and can split the last pool), one that lowers λ (which must start afresh), on
