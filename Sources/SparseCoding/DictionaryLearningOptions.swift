@@ -29,8 +29,8 @@ public struct DictionaryLearningOptions: Sendable {
     public var initialization: DictionaryInitialization
     /// Outer iterations (altmin) or epochs (crsae).
     public var maxIterations: Int
-    /// altmin: stop when an iteration lowers the objective by less than this fraction of its decrease since the
-    /// first iteration; crsae: when the epoch's loss changes by less than this fraction of itself.
+    /// Stop when an iteration (crsae: an epoch) lowers the objective by less than this fraction of its decrease
+    /// since the first.
     public var tolerance: Double
     /// Samples per window: recordings are coded window by window, never as one full-length code matrix.
     public var windowLength: Int?

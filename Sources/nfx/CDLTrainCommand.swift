@@ -57,7 +57,7 @@ struct CDLTrainCommand: ParsableCommand {
     @Option(help: "Iterations (altmin) or epochs (crsae) at most (exactly this many with --tol 0).")
     var maxIter: Int = 30
 
-    @Option(help: "Stop when an iteration lowers the objective by less than this fraction of its decrease so far (crsae: when an epoch's loss changes by less than this fraction of itself).")
+    @Option(help: "Stop when an iteration (crsae: an epoch) lowers the objective by less than this fraction of its decrease so far.")
     var tol: Double = 1e-3
 
     @Option(help: "crsae: unrolled FISTA steps of the encoder per visit of a window.")
