@@ -49,7 +49,7 @@ enum AlternatingMinimization {
             // Stop when an iteration's decrease is a small fraction of the decrease so far. Relative to the
             // objective itself it would not do: on a long recording the objective is mostly the noise's energy,
             // which no filter can explain, and it changes by a tiny fraction while the filters are still moving.
-            if let previous, let first = objective.first,
+            if options.tolerance > 0, let previous, let first = objective.first,
                previous - value <= options.tolerance * max(first - value, .leastNormalMagnitude) {
                 converged = true
                 break

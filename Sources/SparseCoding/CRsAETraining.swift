@@ -58,7 +58,7 @@ enum CRsAETraining {
             // As altmin's rule: an epoch's decrease against the decrease since the first epoch. Against the loss
             // itself (mostly the noise's energy) it stopped one of the benchmark recordings at a match of 0.85
             // while the filters were still on their way to 0.9999.
-            if let previous, let first = objective.first,
+            if options.tolerance > 0, let previous, let first = objective.first,
                previous - epochLoss <= options.tolerance * max(first - epochLoss, .leastNormalMagnitude) {
                 converged = true
                 break

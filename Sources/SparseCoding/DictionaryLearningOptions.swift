@@ -30,7 +30,7 @@ public struct DictionaryLearningOptions: Sendable {
     /// Outer iterations (altmin) or epochs (crsae).
     public var maxIterations: Int
     /// Stop when an iteration (crsae: an epoch) lowers the objective by less than this fraction of its decrease
-    /// since the first.
+    /// since the first; 0 runs exactly `maxIterations`.
     public var tolerance: Double
     /// Samples per window: recordings are coded window by window, never as one full-length code matrix.
     public var windowLength: Int?

@@ -33,6 +33,20 @@ final class CRsAETrainingTests: XCTestCase {
         XCTAssertTrue(result.converged)
     }
 
+    func testZeroToleranceRunsEveryEpoch() throws {
+        let recording = try simulatedEphys(seconds: 3, seed: 8)
+        for method in DictionaryLearningMethod.allCases {
+            let result = try DictionaryLearning.learn(recording: recording.data.elements, channels: 1,
+                                                      samples: recording.data.columns,
+                                                      options: DictionaryLearningOptions(filters: 3, length: 30,
+                                                                                         method: method,
+                                                                                         maxIterations: 7,
+                                                                                         tolerance: 0))
+            XCTAssertEqual(result.iterations, 7, "\(method)")
+            XCTAssertFalse(result.converged, "\(method)")
+        }
+    }
+
     func testFiltersDoNotDependOnTheThreadCount() throws {
         let recording = try simulatedEphys(seconds: 3, seed: 5)
         let run = { (threads: Int) in
