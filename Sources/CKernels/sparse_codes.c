@@ -13,9 +13,9 @@
         const ptrdiff_t low = s < length - 1 ? length - 1 - s : 0;                                             \
         const ptrdiff_t high = positions - s + length - 1 < width ? positions - s + length - 1 : width;        \
         for (ptrdiff_t other = 0; other < filters; other++) {                                                  \
-            const double *row = rows + (c * filters + other) * width;                                          \
-            double *target = out + other * positions + s - (length - 1);                                       \
-            for (ptrdiff_t i = low; i < high; i++) target[i] += value * row[i];                                \
+            const double *row = rows + (c * filters + other) * width + low;                                    \
+            double *target = out + other * positions + s - (length - 1) + low;                                 \
+            for (ptrdiff_t i = 0; i < high - low; i++) target[i] += value * row[i];                            \
         }                                                                                                      \
     }
 

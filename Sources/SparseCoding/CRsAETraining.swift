@@ -7,8 +7,8 @@ import NFXCore
 ///
 /// Each window's encoder starts from that window's codes at its previous visit (0 at the first): the codes keep
 /// converging across epochs while the filters move, so a few dozen unrolled steps per visit do the work of the
-/// hundreds a cold start needs before its gradient stops being biased (on the 60 s recordings: a cold
-/// 30-step encoder stalled at a worst-unit match of 0.98, a warm one reaches 0.999).
+/// hundreds a cold start needs before its gradient stops being biased (on the benchmark's 60 s recordings,
+/// Scripts/bench/cdl.py: a cold 30-step encoder stalled at a worst-unit match of 0.98, a warm one reaches 0.9998).
 enum CRsAETraining {
     static let learningRate = 0.01
     static let batchWindows = 8

@@ -116,13 +116,14 @@ fileprivate struct CodeRun {
 }
 
 /// One window's trip through the encoder: the forward steps, keeping every x_t (sparse) when the backward pass
-/// will need them, and the reverse-mode pass. Dense work buffers are carved out of one allocation.
+/// will need them, and the reverse-mode pass. Each pass carves its dense buffers out of one array of values and
+/// one of indices.
 fileprivate struct UnrolledPass {
     let encoder: UnrolledEncoder
     let samples: Int
     let positions: Int
     let size: Int
-    /// x_0 … x_T: step t's codes are historyIndices/historyValues[offsets[t]..<offsets[t + 1]] (only x_T without
+    /// x_0 … x_T: x_t is historyIndices/historyValues[offsets[t]..<offsets[t + 1]] (only x_T without
     /// `keepsSteps`).
     var historyIndices: [Int32] = []
     var historyValues: [Double] = []
@@ -133,6 +134,8 @@ fileprivate struct UnrolledPass {
         samples = N
         positions = encoder.dictionary.codeLength(samples: N)
         size = encoder.dictionary.filters * positions
+        // Code indices are Int32 (in the C kernels too).
+        precondition(size <= Int(Int32.max), "UnrolledEncoder: \(size) codes in one window exceed Int32; use a smaller --window")
     }
 
     private mutating func record(_ run: CodeRun, replacing: Bool) {
@@ -160,7 +163,10 @@ fileprivate struct UnrolledPass {
                 // b = Hᵀy / L: the only full convolution of the forward pass.
                 Convolution.correlate(encoder.dictionary, residual: y, samples: samples, into: correlation, positions: M)
                 for index in 0..<size { correlation[index] *= inverseL }
+                precondition(start.values.count <= size, "UnrolledEncoder: more start codes than positions")
                 for entry in start.values.indices {
+                    precondition(Int(start.filters[entry]) < encoder.dictionary.filters && Int(start.positions[entry]) < M,
+                                 "UnrolledEncoder: a start code outside the window")
                     let index = Int(start.filters[entry]) * M + Int(start.positions[entry])
                     x[index] = start.values[entry]
                     z[index] = start.values[entry]
@@ -207,6 +213,7 @@ fileprivate struct UnrolledPass {
         let dictionary = encoder.dictionary
         let (K, M, N, size) = (dictionary.channels, positions, samples, size)
         let T = encoder.steps, inverseL = 1 / encoder.lipschitz, lambda = encoder.lambda
+        precondition(offsets.count == T + 2, "UnrolledPass.backward needs forward(keepsSteps: true)")
         let longestRun = (1..<offsets.count).reduce(1) { max($0, offsets[$1] - offsets[$1 - 1]) }
         var gradient = [Double](repeating: 0, count: dictionary.weights.count)
         var dense = [Double](repeating: 0, count: 4 * size + 2 * K * N + 3 * longestRun)
@@ -221,7 +228,8 @@ fileprivate struct UnrolledPass {
                     let signal = product + size, decoded = signal + K * N
                     var adjointV = CodeRun(indices: indices.baseAddress!, values: decoded + K * N)
                     var z = CodeRun(indices: indices.baseAddress! + longestRun, values: adjointV.values + longestRun)
-                    // Decoder: e = H x_T − y; ∂loss/∂H = e ⋆ x_T; ∂loss/∂x_T = Hᵀe + λ sign(x_T).
+                    // Decoder: e = H x_T − y; ∂loss/∂H = e ⋆ x_T; ∂loss/∂x_T = Hᵀe + λ sign(x_T). x_T borrows z's
+                    // buffers, which the steps below refill.
                     var final = z
                     final.count = 0
                     for entry in offsets[T]..<offsets[T + 1] { final.append(Int(historyIndices[entry]), historyValues[entry]) }

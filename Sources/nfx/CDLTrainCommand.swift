@@ -137,6 +137,8 @@ struct CDLTrainCommand: ParsableCommand {
         provenance.record("initialization", initialization)
         provenance.record("detection_threshold", detectionThreshold)
         provenance.record("max_iter", maxIter)
+        if method == "crsae" { provenance.record("unrolled_steps", unrolledSteps) }
+        if let window { provenance.record("window", window) }
         provenance.record("tol", tol)
         provenance.record("iterations", result.iterations)
         provenance.record("converged", result.converged ? 1 : 0)

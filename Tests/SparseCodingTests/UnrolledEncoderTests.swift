@@ -65,6 +65,50 @@ final class UnrolledEncoderTests: XCTestCase {
         }
     }
 
+    func testGramProductMatchesDenseHᵀHWithCodesAtTheWindowEdgesAndWritesNothingOutside() {
+        // nfx_add_gram_product against Hᵀ(H x) by the two convolutions, codes at the first and last positions of
+        // every filter (where the filters' cross-correlations are clipped), windows down to one position; the
+        // output sits between sentinels that must survive.
+        let (C, K, L) = (3, 2, 12)
+        let dictionary = randomDictionary(filters: C, channels: K, length: L, seed: 51)
+        let width = 2 * L - 1
+        let gram = LocallyGreedyCoordinateDescent.crossCorrelations(dictionary)
+        var rows = [Double](repeating: 0, count: C * C * width)
+        for pair in 0..<(C * C) { for i in 0..<width { rows[pair * width + i] = gram[pair * width + width - 1 - i] } }
+        defer { nfx_use_portable_kernels(0) }
+        for portable: Int32 in [0, 1] {
+            nfx_use_portable_kernels(portable)
+            for N in [L, L + 1, L + 7, 5 * L] {
+                let M = dictionary.codeLength(samples: N)
+                var codes = [Double](repeating: 0, count: C * M)
+                var indices: [Int32] = [], values: [Double] = []
+                for c in 0..<C {
+                    for s in Set([0, M - 1, M / 2]) {
+                        let value = 1 + Double(c) + 0.25 * Double(s)
+                        codes[c * M + s] = value
+                        indices.append(Int32(c * M + s))
+                        values.append(value)
+                    }
+                }
+                let expected = Convolution.correlate(dictionary, residual: Convolution.synthesize(dictionary, codes: codes,
+                                                                                               samples: N), samples: N)
+                let pad = 2 * width, sentinel = 12345.0
+                var out = [Double](repeating: sentinel, count: C * M + 2 * pad)
+                for index in 0..<(C * M) { out[pad + index] = 0 }
+                out.withUnsafeMutableBufferPointer { buffer in
+                    nfx_add_gram_product(indices, values, indices.count, M, C, L, rows, buffer.baseAddress! + pad)
+                }
+                for index in 0..<pad {
+                    XCTAssertEqual(out[index], sentinel, "before, N \(N)")
+                    XCTAssertEqual(out[pad + C * M + index], sentinel, "after, N \(N)")
+                }
+                for index in 0..<(C * M) {
+                    XCTAssertEqual(out[pad + index], expected[index], accuracy: 1e-12, "N \(N), index \(index), portable \(portable)")
+                }
+            }
+        }
+    }
+
     func testGradientThroughTheUnrolledStepsMatchesFiniteDifferences() {
         let dictionary = randomDictionary(filters: 2, channels: 2, length: 6, seed: 11)
         let truth = randomDictionary(filters: 2, channels: 2, length: 6, seed: 13)
@@ -77,7 +121,13 @@ final class UnrolledEncoderTests: XCTestCase {
             // The start is a constant of the network: the same codes for every perturbed dictionary.
             let start = warm ? UnrolledEncoder(dictionary: truth, steps: 3, lipschitz: lipschitz, lambda: 0.1,
                                                nonnegative: nonnegative).encode(y, samples: 40) : SparseCodes()
-            let analytic = make(dictionary).lossAndGradient(y, samples: 40, start: start).gradient
+            let pass = make(dictionary).lossAndGradient(y, samples: 40, start: start)
+            let analytic = pass.gradient
+            // Something to check: non-zero codes, and a gradient unlike the decoder's alone (no steps).
+            XCTAssertFalse(pass.codes.values.isEmpty)
+            let decoderOnly = UnrolledEncoder(dictionary: dictionary, steps: 0, lipschitz: lipschitz, lambda: 0.1,
+                                              nonnegative: nonnegative).lossAndGradient(y, samples: 40, start: pass.codes).gradient
+            XCTAssertGreaterThan(zip(analytic, decoderOnly).reduce(0) { max($0, abs($1.0 - $1.1)) }, 1e-3)
             let epsilon = 1e-6
             var worst = 0.0
             for index in dictionary.weights.indices {
