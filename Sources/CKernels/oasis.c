@@ -132,6 +132,21 @@ ptrdiff_t nfx_oasis_ar1_continue(const double *y, ptrdiff_t T, double g, double 
     return stored;
 }
 
+/// Spikes s_t = c_t − g c_{t−1} over frames [first, end), c_{first−1} being `previous` (s_0 = 0, and NaN frames'
+/// calcium bridged until their spike is taken), then NaN calcium and spikes where y is NaN.
+static void spikes_from_calcium(const double *y, ptrdiff_t first, ptrdiff_t end, double previous, double g,
+                                double *c, double *s) {
+    for (ptrdiff_t t = first; t < end; t++) {
+        const double current = c[t];
+        s[t] = t == 0 ? 0 : current - g * previous;
+        previous = current;
+        if (isnan(y[t])) {
+            c[t] = NAN;
+            s[t] = NAN;
+        }
+    }
+}
+
 double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, const nfx_ar1_pools *pools,
                             ptrdiff_t pool_count, double g, double minimum_spike, double baseline, double *c,
                             double *s) {
@@ -176,43 +191,18 @@ double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, con
             out[k] = level;
             level *= g;
         }
-        if (!s) {
-            // The residual while the segment is in cache, in frame order as below.
-            for (k = 0; k < length; k++) {
-                const double residual = y[from + k] - baseline - out[k];
-                if (!isnan(residual)) rss += residual * residual;
-            }
+        // The residual while the segment is in cache, in frame order.
+        for (k = 0; k < length; k++) {
+            const double residual = y[from + k] - baseline - out[k];
+            if (!isnan(residual)) rss += residual * residual;
         }
     }
-    if (!s) return rss;
-    // Spikes s_t = c_t − g c_{t−1} (s_0 = 0, and NaN frames' calcium bridged until their spike is taken), the
-    // residual over observed frames, and NaN where y is NaN.
-    for (ptrdiff_t t = first; t < end; t++) {
-        const double current = c[t];
-        s[t] = t == 0 ? 0 : current - g * previous;
-        previous = current;
-        const double residual = y[t] - baseline - current;
-        if (isnan(residual)) {
-            c[t] = NAN;
-            s[t] = NAN;
-        } else {
-            rss += residual * residual;
-        }
-    }
+    if (s) spikes_from_calcium(y, first, end, previous, g, c, s);
     return rss;
 }
 
 void nfx_ar1_spikes(const double *y, ptrdiff_t T, double g, double *c, double *s) {
-    double previous = 0;
-    for (ptrdiff_t t = 0; t < T; t++) {
-        const double current = c[t];
-        s[t] = t == 0 ? 0 : current - g * previous;
-        previous = current;
-        if (isnan(y[t])) {
-            c[t] = NAN;
-            s[t] = NAN;
-        }
-    }
+    spikes_from_calcium(y, 0, T, 0, g, c, s);
 }
 
 void nfx_ar1_prepare(const nfx_ar1_pools *pools, double g) {

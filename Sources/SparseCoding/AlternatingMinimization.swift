@@ -43,21 +43,15 @@ enum AlternatingMinimization {
                 for index in b.indices { b[index] += window.b[index] }
             }
             dictionary = updateFilters(dictionary, A: A, b: b)
-            let previous = objective.last
             objective.append(value)
             progress?(DictionaryLearningProgress(iteration: objective.count, fractionDone: 1, objective: value))
-            // Stop when an iteration's decrease is a small fraction of the decrease so far. Relative to the
-            // objective itself it would not do: on a long recording the objective is mostly the noise's energy,
-            // which no filter can explain, and it changes by a tiny fraction while the filters are still moving.
-            if options.tolerance > 0, let previous, let first = objective.first,
-               previous - value <= options.tolerance * max(first - value, .leastNormalMagnitude) {
+            if DictionaryLearning.hasConverged(objective, tolerance: options.tolerance) {
                 converged = true
                 break
             }
         }
-        var usage = [Double](repeating: 0, count: C)
-        for window in codes { for index in window.values.indices { usage[Int(window.filters[index])] += abs(window.values[index]) } }
-        return DictionaryLearningResult(dictionary: DictionaryLearning.finalized(dictionary, usage: usage, sorted: options.sortsByUsage),
+        return DictionaryLearningResult(dictionary: DictionaryLearning.finalized(dictionary, codes: codes,
+                                                                                 sorted: options.sortsByUsage),
                                         objective: objective, iterations: objective.count, converged: converged,
                                         lambda: lambda, noiseLevel: noiseLevel)
     }

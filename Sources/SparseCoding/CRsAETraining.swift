@@ -53,23 +53,14 @@ enum CRsAETraining {
                                                      fractionDone: Double(batchStart + batch.count) / Double(order.count),
                                                      objective: objective.last))
             }
-            let previous = objective.last
             objective.append(epochLoss)
-            // As altmin's rule: an epoch's decrease against the decrease since the first epoch. Against the loss
-            // itself (mostly the noise's energy) it stopped one of the benchmark recordings at a match of 0.85
-            // while the filters were still on their way to 0.9999.
-            if options.tolerance > 0, let previous, let first = objective.first,
-               previous - epochLoss <= options.tolerance * max(first - epochLoss, .leastNormalMagnitude) {
+            if DictionaryLearning.hasConverged(objective, tolerance: options.tolerance) {
                 converged = true
                 break
             }
         }
-        // Usage (Σ of each filter's codes) from every window's last codes.
-        var usage = [Double](repeating: 0, count: dictionary.filters)
-        for window in codes {
-            for entry in window.values.indices { usage[Int(window.filters[entry])] += abs(window.values[entry]) }
-        }
-        return DictionaryLearningResult(dictionary: DictionaryLearning.finalized(dictionary, usage: usage,
+        // Usage from every window's last codes.
+        return DictionaryLearningResult(dictionary: DictionaryLearning.finalized(dictionary, codes: codes,
                                                                                  sorted: options.sortsByUsage),
                                         objective: objective, iterations: objective.count, converged: converged,
                                         lambda: lambda, noiseLevel: noiseLevel)

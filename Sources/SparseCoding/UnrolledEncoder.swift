@@ -48,6 +48,12 @@ struct UnrolledEncoder: Sendable {
             t = next
         }
         self.momentum = momentum
+        gramRows = UnrolledEncoder.gramRows(dictionary)
+    }
+
+    /// The filters' cross-correlations (`LocallyGreedyCoordinateDescent.crossCorrelations`) with each run of
+    /// 2·length − 1 reversed: the layout of `gramRows` and of CKernels' nfx_add_gram_product.
+    static func gramRows(_ dictionary: ConvolutionalDictionary) -> [Double] {
         let (C, L) = (dictionary.filters, dictionary.length)
         let width = 2 * L - 1
         let gram = LocallyGreedyCoordinateDescent.crossCorrelations(dictionary)
@@ -55,7 +61,7 @@ struct UnrolledEncoder: Sendable {
         for pair in 0..<(C * C) {
             for i in 0..<width { rows[pair * width + i] = gram[pair * width + width - 1 - i] }
         }
-        gramRows = rows
+        return rows
     }
 
     /// The codes x_T of one window (channels × samples) from `start`.

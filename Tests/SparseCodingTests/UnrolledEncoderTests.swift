@@ -72,9 +72,7 @@ final class UnrolledEncoderTests: XCTestCase {
         let (C, K, L) = (3, 2, 12)
         let dictionary = randomDictionary(filters: C, channels: K, length: L, seed: 51)
         let width = 2 * L - 1
-        let gram = LocallyGreedyCoordinateDescent.crossCorrelations(dictionary)
-        var rows = [Double](repeating: 0, count: C * C * width)
-        for pair in 0..<(C * C) { for i in 0..<width { rows[pair * width + i] = gram[pair * width + width - 1 - i] } }
+        let rows = UnrolledEncoder.gramRows(dictionary)
         defer { nfx_use_portable_kernels(0) }
         for portable: Int32 in [0, 1] {
             nfx_use_portable_kernels(portable)
