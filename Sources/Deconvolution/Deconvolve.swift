@@ -22,9 +22,13 @@ public struct DeconvolutionOptions: Sendable {
     /// Minimal spike size: with it, spikes are found by hard thresholding at λ = 0 (unless `lambda` is given)
     /// after the L1 fit has set the baseline; 0 keeps the L1 solution.
     public var minimumSpike: Double = 0
+    /// With `minimumSpike` and no `lambda` (AR(1)): the estimated g and baseline are refined for the thresholded
+    /// fit (`ThresholdedRefinement`); false keeps the L1 fit's, as OASIS does.
+    public var refinesThresholdedParameters = true
 
     public init(penalty: SparsityPenalty = .l1, arOrder: Int = 1, g: [Double]? = nil, sigma: Double? = nil,
-                baseline: Double? = nil, lambda: Double? = nil, minimumSpike: Double = 0) {
+                baseline: Double? = nil, lambda: Double? = nil, minimumSpike: Double = 0,
+                refinesThresholdedParameters: Bool = true) {
         self.penalty = penalty
         self.arOrder = arOrder
         self.g = g
@@ -32,6 +36,7 @@ public struct DeconvolutionOptions: Sendable {
         self.baseline = baseline
         self.lambda = lambda
         self.minimumSpike = minimumSpike
+        self.refinesThresholdedParameters = refinesThresholdedParameters
     }
 }
 
@@ -69,7 +74,7 @@ public enum Deconvolution {
         if isConstant { return zeros("the trace is constant") }
 
         let sigma = options.sigma ?? ParameterEstimation.noiseLevel(trace)
-        let g = options.g ?? (options.arOrder == 2 ? ParameterEstimation.ar2Coefficients(trace, sigma: sigma)
+        var g = options.g ?? (options.arOrder == 2 ? ParameterEstimation.ar2Coefficients(trace, sigma: sigma)
                                                     : [ParameterEstimation.ar1Coefficient(trace, sigma: sigma)])
         var baseline = options.baseline ?? percentile(trace.filter { !$0.isNaN }, 0.15)
         let pools = AR1Pools(capacity: T)
@@ -126,14 +131,18 @@ public enum Deconvolution {
                     threads: threads)
             }
         }
+        /// The least-squares baseline for the current calcium.
+        func leastSquaresBaseline() -> Double {
+            var sum = 0.0
+            for t in 0..<T where !trace[t].isNaN { sum += trace[t] - calcium[t] }
+            return sum / Double(observedCount)
+        }
         let rounds = jointly ? 0 : options.baseline == nil ? 10 : 1
         for _ in 0..<rounds {
             lambda = solve(lambda: options.lambda, minimumSpike: 0)
             guard options.baseline == nil else { break }
-            // The least-squares baseline for this calcium; stop when it moves less than σ/1000.
-            var sum = 0.0
-            for t in 0..<T where !trace[t].isNaN { sum += trace[t] - calcium[t] }
-            let next = sum / Double(observedCount)
+            // Stop when the baseline moves less than σ/1000.
+            let next = leastSquaresBaseline()
             let moved = abs(next - baseline)
             baseline = next
             if moved <= 1e-3 * max(sigma, 1e-12) { break }
@@ -145,7 +154,35 @@ public enum Deconvolution {
             // Hard thresholding replaces the L1 penalty (Friedrich et al. 2017, "thresholded OASIS"): the
             // noise-constrained L1 fit has provided the baseline, and λ is 0 unless given.
             lambda = options.lambda ?? 0
-            _ = solve(lambda: lambda, minimumSpike: options.minimumSpike)
+            let refinesG = options.g == nil, refinesBaseline = options.baseline == nil
+            if options.refinesThresholdedParameters && options.lambda == nil && g.count == 1
+                && (refinesG || refinesBaseline) {
+                let start = (g: g[0], baseline: baseline)
+                /// The thresholded fit at g = `candidate` from the L1 fit's baseline, after `updates` least-squares
+                /// baseline updates; returns its information criterion.
+                func thresholdedFit(g candidate: Double, updates: Int) -> Double {
+                    g[0] = candidate
+                    baseline = start.baseline
+                    for update in 0...updates {
+                        _ = solve(lambda: 0, minimumSpike: options.minimumSpike)
+                        if update < updates { baseline = leastSquaresBaseline() }
+                    }
+                    return ThresholdedRefinement.informationCriterion(trace: trace, calcium: calcium, spikes: spikes,
+                                                                      baseline: baseline, sigma: sigma)
+                }
+                let updates = refinesBaseline ? ThresholdedRefinement.baselineUpdates : 0
+                let startCriterion = thresholdedFit(g: start.g, updates: 0)
+                let bestG = refinesG
+                    ? ThresholdedRefinement.goldenSectionMinimum(
+                        in: ThresholdedRefinement.searchInterval(around: start.g),
+                        steps: ThresholdedRefinement.searchSteps) { thresholdedFit(g: $0, updates: updates) }
+                    : start.g
+                if !(thresholdedFit(g: bestG, updates: updates) < startCriterion) {
+                    _ = thresholdedFit(g: start.g, updates: 0)
+                }
+            } else {
+                _ = solve(lambda: lambda, minimumSpike: options.minimumSpike)
+            }
         }
         return DeconvolvedTrace(calcium: calcium, spikes: spikes, baseline: baseline, sigma: sigma, lambda: lambda,
                                 g: g, warning: nil)

@@ -44,8 +44,12 @@ struct DeconvolveCommand: ParsableCommand {
     @Option(help: "Sparsity penalty λ (chosen per neuron from the noise when absent).")
     var lambda: Double?
 
-    @Option(help: "Minimal spike size: smaller inferred spikes are set to zero.")
+    @Option(help: "Minimal spike size: spikes are found by hard thresholding at λ = 0 after the L1 fit, each at least this large.")
     var sMin: Double = 0
+
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+        "With --s-min (AR(1), no --lambda): refine the estimated g and baseline for the thresholded fit by its BIC; --no-refine-parameters keeps the L1 fit's, as OASIS does."))
+    var refineParameters = true
 
     @Option(help: "Frame rate in Hz, recorded in the output (default: the input's frame_rate attribute).")
     var frameRate: Double?
@@ -104,7 +108,8 @@ struct DeconvolveCommand: ParsableCommand {
         let reporter = options.reporter
         let settings = DeconvolutionOptions(penalty: SparsityPenalty(rawValue: penalty)!, arOrder: arOrder,
                                             g: try coefficients(), sigma: sigma,
-                                            baseline: baseline, lambda: lambda, minimumSpike: sMin)
+                                            baseline: baseline, lambda: lambda, minimumSpike: sMin,
+                                            refinesThresholdedParameters: refineParameters)
         let results = Deconvolution.deconvolve(rows: neurons, frames: frames, values: loaded.array.elements,
                                                options: settings, threads: options.threadCount)
         for (neuron, result) in results.enumerated() {
@@ -118,6 +123,7 @@ struct DeconvolveCommand: ParsableCommand {
         provenance.record("ar_order", arOrder)
         provenance.record("penalty", penalty)
         provenance.record("s_min", sMin)
+        provenance.record("refine_parameters", refineParameters ? "true" : "false")
         provenance.record("threads", options.threadCount)
         provenance.record("g", try coefficients().map { HDF5AttributeValue.doubles($0) } ?? .string("estimated"))
         for (name, value) in [("sigma", sigma), ("baseline", baseline), ("lambda", lambda)] {

@@ -20,8 +20,7 @@ final class DeconvolutionTests: XCTestCase {
 
     func testKnownParametersRecoverTheSimulatedSpikes() throws {
         // g ≈ 0.95, 30 Hz, 0.5 Hz, σ 0.3 with g, σ and the baseline given: the noise-constrained L1 solution.
-        // (The issue's target, correlation ≥ 0.87 with every parameter estimated and --s-min 0.5, is not met yet:
-        // 0.79–0.91 here, from a baseline ~0.4σ high and g ~0.015 low; see the issue note.)
+        // (With every parameter estimated, see ThresholdedRefinementTests.)
         let simulation = try CalciumSimulation(neurons: 4, frames: 6000, frameRate: 30, firingRate: 0.5, arOrder: 1,
                                                noise: 0.3, seed: 1).generate()
         for neuron in 0..<4 {

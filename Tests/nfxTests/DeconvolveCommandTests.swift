@@ -48,6 +48,22 @@ final class DeconvolveCommandTests: CommandTestCase {
         XCTAssertTrue((0..<3).allSatisfy { g[$0, 0] > 1 && g[$0, 1] < 0 }, "\(g.elements)")
     }
 
+    func testSMinRefinesTheEstimatedGUnlessTurnedOff() throws {
+        XCTAssertEqual(try NFXExecutable.run(["simulate", "calcium", "-o", path("ca.h5"), "--neurons", "3",
+                                              "--frames", "3000", "--firing-rate", "0.5", "--quiet"]).status, 0)
+        func g(_ arguments: [String], _ name: String) throws -> [Double] {
+            let result = try NFXExecutable.run(["deconvolve", path("ca.h5"), "-o", path(name), "--quiet"] + arguments)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            return try HDF5File.open(path(name)).dataset("/g").read(as: Double.self).elements
+        }
+        let l1 = try g([], "l1.h5")
+        let kept = try g(["--s-min", "0.5", "--no-refine-parameters"], "kept.h5")
+        let refined = try g(["--s-min", "0.5"], "refined.h5")
+        XCTAssertEqual(kept, l1)
+        XCTAssertNotEqual(refined, l1)
+        XCTAssertEqual(try HDF5File.open(path("kept.h5")).root.attribute("refine_parameters")?.stringValue, "false")
+    }
+
     func testUnimplementedModelsAndBadValuesAreUsageErrors() throws {
         XCTAssertEqual(try NFXExecutable.run(["simulate", "calcium", "-o", path("ca.h5"), "--quiet"]).status, 0)
         assertError(try NFXExecutable.run(["deconvolve", path("ca.h5"), "--ar-order", "2", "--g", "0.9"]),
