@@ -179,6 +179,8 @@ double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, con
             from = first;
         }
         if (to > end) to = end;
+        // Only frame first − 1 of this pool lies before the range: it set `previous` and nothing is written.
+        if (to <= from) continue;
         double *out = c + from;
         const ptrdiff_t length = to - from;
         // Four frames at a time: level·g^k.
@@ -194,13 +196,23 @@ double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, con
             out[k] = level;
             level *= g;
         }
-        // The residual while the segment is in cache, in frame order.
-        for (k = 0; k < length; k++) {
-            const double residual = y[from + k] - baseline - out[k];
-            if (!isnan(residual)) rss += residual * residual;
+        // The residual (in frame order) and the spikes while the segment is in cache.
+        if (s) {
+            for (k = 0; k < length; k++) {
+                const double residual = y[from + k] - baseline - out[k];
+                if (!isnan(residual)) rss += residual * residual;
+            }
+            // The last frame's calcium as bridged, before a NaN there replaces it.
+            const double last = out[length - 1];
+            spikes_from_calcium(y, from, to, previous, g, c, s);
+            previous = last;
+        } else {
+            for (k = 0; k < length; k++) {
+                const double residual = y[from + k] - baseline - out[k];
+                if (!isnan(residual)) rss += residual * residual;
+            }
         }
     }
-    if (s) spikes_from_calcium(y, first, end, previous, g, c, s);
     return rss;
 }
 

@@ -73,10 +73,10 @@ public enum Deconvolution {
         if observedCount == 0 { return zeros("every frame is NaN") }
         if isConstant { return zeros("the trace is constant") }
 
-        let sigma = options.sigma ?? ParameterEstimation.noiseLevel(trace)
-        var g = options.g ?? (options.arOrder == 2 ? ParameterEstimation.ar2Coefficients(trace, sigma: sigma)
-                                                    : [ParameterEstimation.ar1Coefficient(trace, sigma: sigma)])
-        var baseline = options.baseline ?? percentile(trace.filter { !$0.isNaN }, 0.15)
+        let estimates = Estimates(trace, options: options, threads: threads)
+        let sigma = estimates.sigma
+        var g = estimates.g
+        var baseline = estimates.baseline
         let pools = AR1Pools(capacity: T)
         // Every solver writes every frame, so the outputs need no zero-filling.
         var calcium = [Double](unsafeUninitializedCapacity: T) { _, count in count = T }
@@ -238,6 +238,32 @@ public enum Deconvolution {
             if k <= j { high = j } else if k >= i { low = i } else { break }
         }
         return values[k]
+    }
+}
+
+/// The parameters a trace's fit starts from: the given ones, and estimates of the rest (σ from the power spectrum,
+/// g from the autocovariance, the baseline from the 15th percentile). With two threads for one trace, the spectrum
+/// is computed beside the percentile and the autocovariance; the values are the same either way.
+private final class Estimates: @unchecked Sendable {
+    var sigma = 0.0, baseline = 0.0, covariance: [Double] = [], g: [Double] = []
+
+    init(_ trace: [Double], options: DeconvolutionOptions, threads: Int) {
+        let lags = options.arOrder == 2 ? ParameterEstimation.ar2Lags : ParameterEstimation.ar1Lags
+        let needsCovariance = options.g == nil
+        let spectrum: @Sendable () -> Void = { [unowned self] in self.sigma = options.sigma ?? ParameterEstimation.noiseLevel(trace) }
+        let rest: @Sendable () -> Void = { [unowned self] in
+            self.baseline = options.baseline ?? Deconvolution.percentile(trace.filter { !$0.isNaN }, 0.15)
+            if needsCovariance { self.covariance = ParameterEstimation.autocovariance(trace, lags: lags) }
+        }
+        if threads > 1 && options.sigma == nil && (options.baseline == nil || needsCovariance) {
+            DispatchQueue.concurrentPerform(iterations: 2) { $0 == 0 ? spectrum() : rest() }
+        } else {
+            spectrum()
+            rest()
+        }
+        g = options.g ?? (options.arOrder == 2
+            ? ParameterEstimation.ar2Coefficients(covariance: covariance, sigma: sigma)
+            : [ParameterEstimation.ar1Coefficient(covariance: covariance, sigma: sigma)])
     }
 }
 

@@ -109,16 +109,19 @@ public enum OASIS {
             pools.setCount(0)
             return 0
         }
-        // Chunk boundaries at observed frames (a chunk's first frame starts a pool); one chunk with s_min > 0,
-        // where the problem is no longer an isotonic regression.
+        // As few equal chunks of at most `chunkFrames` as cover the trace (equal, so that two threads share
+        // T = 10⁵ evenly rather than 2 + 1 chunks of 2¹⁵ against 1 + a remainder), their boundaries moved to
+        // observed frames (a chunk's first frame starts a pool); one chunk with s_min > 0, where the problem is
+        // no longer an isotonic regression. The boundaries depend on T alone, not on the thread count.
         var bounds = [0]
         if minimumSpike == 0 {
-            var next = chunkFrames
+            let count = (T + chunkFrames - 1) / chunkFrames, size = (T + count - 1) / count
+            var next = size
             while next < T {
                 var start = next
                 while start < T && y[start].isNaN { start += 1 }
                 if start < T { bounds.append(start) }
-                next = max(next, start) + chunkFrames
+                next = max(next, start) + size
             }
         }
         bounds.append(T)

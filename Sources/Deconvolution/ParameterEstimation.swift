@@ -72,10 +72,18 @@ public enum ParameterEstimation {
 
     /// AR(2) coefficients (g1, g2) the same way: least squares of γ(k + 1) ≈ g1 γ(k) + g2 γ(|k − 1|) with σ² removed
     /// at lag 0, then each root of z² = g1 z + g2 kept within (0, 1) and shrunk by `fudgeFactor`.
-    public static func ar2Coefficients(_ y: [Double], sigma: Double, lags: Int = 12, fudgeFactor: Double = 0.98)
+    public static func ar2Coefficients(_ y: [Double], sigma: Double, lags: Int = ar2Lags, fudgeFactor: Double = 0.98)
         -> [Double] {
-        let covariance = autocovariance(y, lags: lags)
-        guard covariance.count == lags + 1 else { return [0.95 * fudgeFactor + 0.15, -0.95 * 0.15 * fudgeFactor] }
+        ar2Coefficients(covariance: autocovariance(y, lags: lags), sigma: sigma, fudgeFactor: fudgeFactor)
+    }
+
+    /// Lags of the autocovariance the AR(1) and AR(2) estimates fit (OASIS' defaults).
+    public static let ar1Lags = 11, ar2Lags = 12
+
+    /// The same from the autocovariance γ(0…lags) (empty: the trace was too short).
+    static func ar2Coefficients(covariance: [Double], sigma: Double, fudgeFactor: Double = 0.98) -> [Double] {
+        let lags = covariance.count - 1
+        guard lags >= 2 else { return [0.95 * fudgeFactor + 0.15, -0.95 * 0.15 * fudgeFactor] }
         // Normal equations of the lags × 2 system A g = γ(1…lags).
         var a00 = 0.0, a01 = 0.0, a11 = 0.0, b0 = 0.0, b1 = 0.0
         for k in 0..<lags {
@@ -126,10 +134,15 @@ public enum ParameterEstimation {
     /// The AR(1) coefficient from the biased autocovariance γ of the mean-removed trace (NaN frames dropped):
     /// least squares of γ(k + 1) ≈ g γ(k) for k = 0…lags − 1, with σ² removed from γ(0), shrunk by `fudgeFactor`
     /// (OASIS' default 0.98, against the bias of the estimate) and kept within (0, 1).
-    public static func ar1Coefficient(_ y: [Double], sigma: Double, lags: Int = 11, fudgeFactor: Double = 0.98)
+    public static func ar1Coefficient(_ y: [Double], sigma: Double, lags: Int = ar1Lags, fudgeFactor: Double = 0.98)
         -> Double {
-        let covariance = autocovariance(y, lags: lags)
-        guard covariance.count == lags + 1 else { return 0.95 * fudgeFactor }
+        ar1Coefficient(covariance: autocovariance(y, lags: lags), sigma: sigma, fudgeFactor: fudgeFactor)
+    }
+
+    /// The same from the autocovariance γ(0…lags) (empty: the trace was too short).
+    static func ar1Coefficient(covariance: [Double], sigma: Double, fudgeFactor: Double = 0.98) -> Double {
+        let lags = covariance.count - 1
+        guard lags >= 1 else { return 0.95 * fudgeFactor }
         var numerator = 0.0, denominator = 0.0
         for k in 0..<lags {
             let a = covariance[k] - (k == 0 ? sigma * sigma : 0)

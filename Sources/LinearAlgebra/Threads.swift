@@ -4,9 +4,12 @@ internal import COpenBLAS
 public enum BLASThreads {
     /// Sets the number of threads OpenBLAS uses for each call (`openblas_set_num_threads`).
     /// OpenBLAS may cap it at the maximum it was built for; read `count` for the effective value.
+    /// One thread also stops OpenBLAS' workers: idle, they spin on a core for a while (about 0.1 s after start-up,
+    /// the whole of a short run) that the caller's own threads need. A later count above one starts them again.
     public static func set(_ count: Int) {
         precondition(count >= 1, "BLASThreads.set: thread count must be at least 1, got \(count)")
         nfx_openblas_set_num_threads(Int32(clamping: count))
+        if count == 1 { nfx_openblas_stop_worker_threads() }
     }
 
     /// The number of threads OpenBLAS currently uses (`openblas_get_num_threads`).

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import LinearAlgebra
 
@@ -23,6 +24,31 @@ final class ThreadTests: XCTestCase {
         struct Stop: Error {}
         XCTAssertThrowsError(try withSingleThreadedBLAS { throw Stop() })
         XCTAssertEqual(BLASThreads.count, 2)
+    }
+
+    /// Threads of this process, from /proc (Linux).
+    private func threadCount() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+    }
+
+    func testOneThreadStopsTheWorkersAndMoreStartsThemAgain() throws {
+        let original = BLASThreads.count
+        defer { BLASThreads.set(original) }
+        let size = 400
+        let a = Matrix(rows: size, columns: size, elements: (0..<size * size).map { sin(Double($0)) })
+        let b = Matrix(rows: size, columns: size, elements: (0..<size * size).map { cos(0.7 * Double($0)) })
+        BLASThreads.set(2)
+        let threaded = try multiply(a, b)
+        let withWorkers = threadCount()
+        BLASThreads.set(1)
+        // Debian's default OpenBLAS is the pthread build, whose worker (one for two threads) this stops.
+        XCTAssertLessThan(threadCount(), withWorkers, "OpenBLAS' idle worker should be gone")
+        let single = try multiply(a, b)
+        BLASThreads.set(2)
+        let again = try multiply(a, b)
+        XCTAssertEqual(threadCount(), withWorkers, "a threaded call starts the worker again")
+        for (x, y) in zip(single.elements, again.elements) { XCTAssertEqual(x, y, accuracy: 1e-12 * max(1, abs(x))) }
+        XCTAssertEqual(threaded.elements, again.elements)
     }
 
     func testConfigurationNamesOpenBLASAndCore() {
