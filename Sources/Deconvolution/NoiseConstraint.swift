@@ -36,10 +36,14 @@ extension OASIS {
         var below = 0.0
         while rss < target * (1 - 1e-4) && steps < 1000 {
             var total = 0.0
-            for t in 0..<y.count where !y[t].isNaN { total += c[t] }
+            if continuable {
+                total = calciumTotal(pools: pools, g: g)
+            } else {
+                for t in 0..<y.count where !y[t].isNaN { total += c[t] }
+            }
             guard total > 1e-9 else { break }
-            guard let step = quadraticStep(y, g: g, baseline: 0, pools: pools, calcium: c, rss: rss, target: target,
-                                           derivative: &derivative) else { break }
+            guard let step = quadraticStep(y, g: g, lambda: lambda, baseline: 0, pools: pools, calcium: c, rss: rss,
+                                           target: target, derivative: &derivative) else { break }
             below = lambda
             lambda += step
             rss = solve()
@@ -85,9 +89,14 @@ extension OASIS {
         }
         var rss = solve()
         var derivative = continuable ? [] : [Double](repeating: 0, count: y.count)
+        let observedTotal = continuable ? y.reduce(0, +) : 0
         func moveBaseline() {
             var sum = 0.0
-            for t in 0..<y.count where !y[t].isNaN { sum += y[t] - c[t] }
+            if continuable {
+                sum = observedTotal - calciumTotal(pools: pools, g: g)
+            } else {
+                for t in 0..<y.count where !y[t].isNaN { sum += y[t] - c[t] }
+            }
             let delta = sum / Double(observed) - baseline
             baseline += delta
             lambda -= delta / (1 - g)
@@ -96,8 +105,8 @@ extension OASIS {
         moveBaseline()
         for _ in 0..<100 {
             if abs(rss / target - 1) <= 1e-4 { break }
-            guard let step = quadraticStep(y, g: g, baseline: baseline, pools: pools, calcium: c, rss: rss,
-                                           target: target, derivative: &derivative) else { break }
+            guard let step = quadraticStep(y, g: g, lambda: lambda, baseline: baseline, pools: pools, calcium: c,
+                                           rss: rss, target: target, derivative: &derivative) else { break }
             lambda += step
             rss = solve()
             moveBaseline()
@@ -113,21 +122,31 @@ extension OASIS {
     /// The λ step that brings the residual to `target` if the pools do not change: with dc/dλ = −(1 − g^l)/w · g^k
     /// in an inner pool and −1/w · g^k in the last, ‖y − b − c(λ + δ)‖² is quadratic in δ (OASIS' homotopy step).
     /// Nil when the quadratic has no real root. An empty `derivative` means y has no NaN frames (a faster path);
-    /// otherwise it holds y.count values of scratch.
-    static func quadraticStep(_ y: UnsafeBufferPointer<Double>, g: Double, baseline: Double, pools: AR1Pools,
-                              calcium c: UnsafeMutableBufferPointer<Double>, rss: Double, target: Double,
-                              derivative: inout [Double]) -> Double? {
+    /// otherwise it holds y.count values of scratch. λ and b are those the pools were solved for, or any pair with
+    /// the same λ(1 − g) + b.
+    static func quadraticStep(_ y: UnsafeBufferPointer<Double>, g: Double, lambda: Double, baseline: Double,
+                              pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>, rss: Double,
+                              target: Double, derivative: inout [Double]) -> Double? {
         var aa = 0.0, bb = 0.0
         if derivative.isEmpty {
-            // No NaN frames (the caller's promise): per pool, Σ_k (slope g^k)² is slope² times the pool's weight,
-            // and Σ_k slope g^k r_k is summed over its frames, with no per-frame array.
+            // No NaN frames (the caller's promise): per pool, Σ_k (slope g^k)² is slope² times the pool's weight.
+            // Σ_k g^k r_k has a closed form in a pool whose fitted value v is its calcium (v ≥ 0, not clipped) and
+            // whose frames all carry the interior shift λ(1 − g) + b (not the last pool): v·w is the pool's sum
+            // Σ g^k (y − b − λ(1 − g)), so Σ g^k (y − b − v g^k) = λ(1 − g) Σ g^k = λ(1 − g^l). Other pools are
+            // summed over their frames.
             for p in 0..<pools.count {
-                let slope = (p == pools.count - 1 ? 1 : 1 - pools.power(pools.lengths[p])) / pools.weights[p]
+                let isLast = p == pools.count - 1
+                let poolDecay = pools.power(pools.lengths[p])
+                let slope = (isLast ? 1 : 1 - poolDecay) / pools.weights[p]
                 aa += slope * slope * pools.weights[p]
-                var decay = slope, sum = 0.0
+                if !isLast && pools.value(p) >= 0 {
+                    bb += slope * lambda * (1 - poolDecay)
+                    continue
+                }
+                var weight = slope, sum = 0.0
                 for t in pools.starts[p]..<(pools.starts[p] + pools.lengths[p]) {
-                    sum += (y[t] - baseline - c[t]) * decay
-                    decay *= g
+                    sum += (y[t] - baseline - c[t]) * weight
+                    weight *= g
                 }
                 bb += sum
             }
@@ -148,5 +167,16 @@ extension OASIS {
         let cc = rss - target
         guard aa > 0, bb * bb - aa * cc >= 0 else { return nil }
         return (-bb + (bb * bb - aa * cc).squareRoot()) / aa
+    }
+
+    /// Σ_t c_t of a finished solve of a trace without NaN frames, from its pools: each contributes its calcium
+    /// level (its fitted value, or 0 below 0, as the finish clips it) times Σ_k g^k = (1 − g^l)/(1 − g).
+    static func calciumTotal(pools: AR1Pools, g: Double) -> Double {
+        var total = 0.0
+        for p in 0..<pools.count {
+            let level = max(pools.value(p), 0)
+            total += level * (1 - pools.power(pools.lengths[p])) / (1 - g)
+        }
+        return total
     }
 }

@@ -124,6 +124,44 @@ final class OASISTests: XCTestCase {
     /// solve from scratch: the steps a search takes (λ up; b up or down with λ moving to keep λ(1 − g) + b, which
     /// changes only the last frame and can split the last pool), one that lowers λ (which must start afresh), on
     /// a trace of one chunk and one of several.
+    func testPoolFormulasOfTheNoiseSearchEqualTheFrameByFrameSums() throws {
+        // The search's λ step and calcium total come from the pools when there are no NaN frames; here they are
+        // checked against the frame-by-frame sums (the path taken with NaN frames) on the same solves, including a
+        // baseline high enough that pools are clipped at 0 and a (λ, b) pair moved along λ(1 − g) + b.
+        let y = randomTrace(6000, g: 0.95, sigma: 0.3, seed: 41)
+        let g = 0.95
+        for (lambda, baseline, moved) in [(0.0, 0.1, 0.0), (0.4, -0.05, 0.0), (1.5, 0.2, 0.3), (0.2, 1.5, 0.0)] {
+            let pools = AR1Pools(capacity: y.count)
+            var c = [Double](repeating: 0, count: y.count), s = c
+            let (fromPools, byFrame, total) = y.withUnsafeBufferPointer { yp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    s.withUnsafeMutableBufferPointer { sp in
+                        let rss = OASIS.ar1(yp, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools,
+                                            calcium: cp, spikes: sp, threads: 2, chunkFrames: 2000)
+                        // The same interior shift λ(1 − g) + b, as after the search moves the baseline.
+                        let (stepLambda, stepBaseline) = (lambda + moved, baseline - moved * (1 - g))
+                        var none: [Double] = [], scratch = [Double](repeating: 0, count: y.count)
+                        let fromPools = OASIS.quadraticStep(yp, g: g, lambda: stepLambda, baseline: stepBaseline,
+                                                            pools: pools, calcium: cp, rss: rss, target: 1.3 * rss,
+                                                            derivative: &none)
+                        let byFrame = OASIS.quadraticStep(yp, g: g, lambda: stepLambda, baseline: stepBaseline,
+                                                          pools: pools, calcium: cp, rss: rss, target: 1.3 * rss,
+                                                          derivative: &scratch)
+                        return (fromPools, byFrame, OASIS.calciumTotal(pools: pools, g: g))
+                    }
+                }
+            }
+            let label = "λ \(lambda), b \(baseline), moved \(moved)"
+            let expected = try XCTUnwrap(byFrame, label)
+            XCTAssertEqual(try XCTUnwrap(fromPools, label), expected, accuracy: 1e-9 * abs(expected), label)
+            let sum = c.reduce(0, +)
+            XCTAssertEqual(total, sum, accuracy: 1e-9 * sum, label)
+            if baseline > 1 {
+                XCTAssertTrue((0..<pools.count).contains { pools.value($0) < 0 }, "some pool is clipped")
+            }
+        }
+    }
+
     func testContinuedSolveMatchesASolveFromScratch() {
         for (T, chunk) in [(3000, OASIS.chunkFrames), (5000, 700)] {
             let y = randomTrace(T, g: 0.94, sigma: 0.3, seed: UInt64(T))
