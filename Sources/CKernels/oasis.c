@@ -152,7 +152,7 @@ static void spikes_from_calcium(const double *y, ptrdiff_t first, ptrdiff_t end,
 
 double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, const nfx_ar1_pools *pools,
                             ptrdiff_t pool_count, double g, double minimum_spike, double baseline, double *c,
-                            double *s) {
+                            double *s, int computes_residual) {
     if (first >= end) return 0;
     const double *sums = pools->sums, *weights = pools->weights;
     const ptrdiff_t *starts = pools->starts, *lengths = pools->lengths;
@@ -197,20 +197,17 @@ double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, con
             level *= g;
         }
         // The residual (in frame order) and the spikes while the segment is in cache.
-        if (s) {
+        if (computes_residual) {
             for (k = 0; k < length; k++) {
                 const double residual = y[from + k] - baseline - out[k];
                 if (!isnan(residual)) rss += residual * residual;
             }
+        }
+        if (s) {
             // The last frame's calcium as bridged, before a NaN there replaces it.
             const double last = out[length - 1];
             spikes_from_calcium(y, from, to, previous, g, c, s);
             previous = last;
-        } else {
-            for (k = 0; k < length; k++) {
-                const double residual = y[from + k] - baseline - out[k];
-                if (!isnan(residual)) rss += residual * residual;
-            }
         }
     }
     return rss;

@@ -103,7 +103,7 @@ public enum Deconvolution {
                 // The AR(1) solver subtracts the baseline on the fly: no shifted copy.
                 solving(subtractingBaseline: false) { y, c, s in
                     OASIS.ar1(y, g: g[0], lambda: given, minimumSpike: minimumSpike, baseline: baseline, pools: pools,
-                              calcium: c, spikes: s, threads: threads)
+                              calcium: c, spikes: s, threads: threads, computesResidual: false)
                 }
                 return given
             }

@@ -96,14 +96,15 @@ public enum OASIS {
     /// pooled again (`nfx_oasis_ar1_continue`) — the same solution, for a fraction of the work.
     ///
     /// Without `writesSpikes` (the steps of a λ search) only the calcium and the residual are computed, and NaN
-    /// frames keep their bridged calcium; `spikes(of:…)` finishes the last one.
+    /// frames keep their bridged calcium; `spikes(of:…)` finishes the last one. Without `computesResidual` the
+    /// residual is not summed and 0 is returned.
     @discardableResult
     static func ar1(_ y: UnsafeBufferPointer<Double>, g: Double, lambda: Double, minimumSpike: Double,
                     baseline b: Double = 0, pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
                     spikes s: UnsafeMutableBufferPointer<Double>, threads: Int = 1,
                     chunkFrames: Int = OASIS.chunkFrames,
                     continuing previous: (lambda: Double, baseline: Double)? = nil,
-                    writesSpikes: Bool = true) -> Double {
+                    writesSpikes: Bool = true, computesResidual: Bool = true) -> Double {
         let T = y.count
         guard T > 0, let frames = y.baseAddress, let calcium = c.baseAddress, let spikes = s.baseAddress else {
             pools.setCount(0)
@@ -127,7 +128,8 @@ public enum OASIS {
         bounds.append(T)
         let chunks = bounds.count - 1
         let solve = ChunkedAR1(frames: frames, T: T, bounds: bounds, g: g, lambda: lambda, minimumSpike: minimumSpike,
-                               baseline: b, pools: pools, calcium: calcium, spikes: writesSpikes ? spikes : nil)
+                               baseline: b, pools: pools, calcium: calcium, spikes: writesSpikes ? spikes : nil,
+                               computesResidual: computesResidual)
         let workers = min(threads, chunks)
         func each(_ body: @escaping @Sendable (Int) -> Void) {
             if workers <= 1 {
@@ -183,14 +185,16 @@ private final class ChunkedAR1: @unchecked Sendable {
     let storage: UnsafeMutablePointer<nfx_ar1_pools>
     /// Spikes nil: calcium and residual only.
     let calcium: UnsafeMutablePointer<Double>, spikes: UnsafeMutablePointer<Double>?
+    let computesResidual: Bool
     /// Per chunk: its pools, its share of the residual.
     let poolCounts: UnsafeMutablePointer<Int>, partial: UnsafeMutablePointer<Double>
     var chunks: Int { bounds.count - 1 }
 
     init(frames: UnsafePointer<Double>, T: Int, bounds: [Int], g: Double, lambda: Double, minimumSpike: Double,
          baseline: Double, pools: AR1Pools, calcium: UnsafeMutablePointer<Double>,
-         spikes: UnsafeMutablePointer<Double>?) {
+         spikes: UnsafeMutablePointer<Double>?, computesResidual: Bool) {
         (self.frames, self.T, self.bounds, self.g, self.lambda) = (frames, T, bounds, g, lambda)
+        self.computesResidual = computesResidual
         (self.minimumSpike, self.baseline, self.pools, self.calcium, self.spikes) = (minimumSpike, baseline, pools,
                                                                                      calcium, spikes)
         storage = .allocate(capacity: 1)
@@ -225,7 +229,7 @@ private final class ChunkedAR1: @unchecked Sendable {
 
     func finish(_ k: Int, pools count: Int) {
         partial[k] = nfx_oasis_ar1_finish(frames, bounds[k], bounds[k + 1], storage, count, g, minimumSpike, baseline,
-                                          calcium, spikes)
+                                          calcium, spikes, computesResidual ? 1 : 0)
     }
 
     /// The residual sum of squares, the chunks' shares added in order.

@@ -52,12 +52,13 @@ ptrdiff_t nfx_oasis_ar1_continue(const double *y, ptrdiff_t T, double g, double 
 /// Frames [first, end) of the solution from its `pool_count` pools: the calcium (each pool's value, sums /
 /// weights, written to `values` by the range holding the pool's first frame; 0 when negative for the first pool or
 /// under s_min for the others; decaying by g), the spikes s_t = c_t − g c_{t−1} (s_0 = 0), NaN calcium and spikes
-/// where y is NaN; returns the residual sum of squares of y − baseline − c over the observed frames. Ranges may
-/// run on different threads. With s NULL (the steps of a λ search, which need only c and the residual) no spikes
-/// are written and NaN frames keep their bridged calcium; nfx_ar1_spikes finishes such a solution.
+/// where y is NaN; returns the residual sum of squares of y − baseline − c over the observed frames (0 without
+/// `computes_residual`). Ranges may run on different threads. With s NULL (the steps of a λ search, which need
+/// only c and the residual) no spikes are written and NaN frames keep their bridged calcium; nfx_ar1_spikes
+/// finishes such a solution.
 double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, const nfx_ar1_pools *pools,
                             ptrdiff_t pool_count, double g, double minimum_spike, double baseline, double *c,
-                            double *s);
+                            double *s, int computes_residual);
 
 /// The spikes of a solution finished without them: s_t = c_t − g c_{t−1} (s_0 = 0) over frames [0, T), and NaN
 /// calcium and spikes where y is NaN.
