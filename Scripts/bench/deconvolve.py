@@ -36,6 +36,9 @@ THREADS = 2
 G = 0.95
 NOISE = 0.3
 FIRING_RATE = 0.5
+# Workloads of at most this many frames in all are timed in-process (nfx-bench and OASIS) over more runs.
+SMALL_WORKLOAD = 200_000
+SMALL_WORKLOAD_RUNS = 21
 S_MIN = 0.5
 SPIKE_THRESHOLD = 0.5
 BIN_SECONDS = 0.04
@@ -287,6 +290,8 @@ def bench_speed(nfx, nfx_bench, folder, runs, sizes):
         print(f"deconvolution: simulating {path}", flush=True)
         simulate(nfx, path, neurons, frames)
         spec = path + ":/data"
+        # Millisecond workloads get more counted runs on both sides (3 leave the median to one slow run).
+        compute_runs = runs if neurons * frames > SMALL_WORKLOAD else max(runs, SMALL_WORKLOAD_RUNS)
         solver_out = os.path.join(folder, f"speed_{neurons}x{frames}.solver.h5")
         full_out = os.path.join(folder, f"speed_{neurons}x{frames}.full.h5")
         solver = [nfx, "deconvolve", spec, "--g", str(G), "--sigma", str(NOISE), "--baseline", "0", "--lambda", "0",
@@ -294,11 +299,11 @@ def bench_speed(nfx, nfx_bench, folder, runs, sizes):
         full = [nfx, "deconvolve", spec, "--force", "--json", "--quiet", "-o", full_out]
         threads = ["--threads", str(THREADS)]
         print(f"  {size}: AR(1) solver, nfx-bench (compute only) …", flush=True)
-        solver_compute, solver_bench = measure_compute(nfx_bench, spec, runs, THREADS, g=G)
+        solver_compute, solver_bench = measure_compute(nfx_bench, spec, compute_runs, THREADS, g=G)
         print(f"  {size}: AR(1) solver, nfx deconvolve …", flush=True)
         solver_nfx = measure_nfx(solver + threads, runs)
         print(f"  {size}: AR(1) solver, OASIS …", flush=True)
-        summary, oasis_solver = run_oasis(spec, "ar1", os.path.join(folder, "oasis_solver.npz"), runs,
+        summary, oasis_solver = run_oasis(spec, "ar1", os.path.join(folder, "oasis_solver.npz"), compute_runs,
                                           ["--g", str(G), "--write-like", solver_out])
         solver_oasis = oasis_timing(summary)
         ours = read_result(solver_out)
@@ -306,11 +311,11 @@ def bench_speed(nfx, nfx_bench, folder, runs, sizes):
         solver_check = (f"max |Δs| {np.max(np.abs(ours['spikes'] - oasis_solver['spikes'])):.1g}, "
                         f"max |Δc| {np.max(np.abs(ours['calcium'] - oasis_solver['calcium'])):.1g}")
         print(f"  {size}: full pipeline, nfx-bench (compute only) …", flush=True)
-        full_compute, full_bench = measure_compute(nfx_bench, spec, runs, THREADS)
+        full_compute, full_bench = measure_compute(nfx_bench, spec, compute_runs, THREADS)
         print(f"  {size}: full pipeline, nfx deconvolve …", flush=True)
         full_nfx = measure_nfx(full + threads, runs)
         print(f"  {size}: full pipeline, OASIS …", flush=True)
-        summary, oasis_full = run_oasis(spec, "full", os.path.join(folder, "oasis_full.npz"), runs,
+        summary, oasis_full = run_oasis(spec, "full", os.path.join(folder, "oasis_full.npz"), compute_runs,
                                         ["--write-like", full_out])
         full_oasis = oasis_timing(summary)
         ours = read_result(full_out)
@@ -703,7 +708,10 @@ def notes_for(speed, accuracy, busy_start, busy_end, cores, oasis_version, nfx_v
         "read/write\" adds to OASIS what `wall_seconds` covers: reading the input with h5py and writing /spikes "
         "and /calcium with the chunks, shuffle and gzip level of nfx's own output file (median of the same runs); "
         "\"ratio with I/O\" is that over nfx's `wall_seconds`. For big traces the gzip write dominates both.",
-        f"Times are medians of the counted runs after one warm-up (3 by default; the warm-up of `nfx deconvolve` "
+        f"Times are medians of the counted runs after one warm-up (3 by default; {SMALL_WORKLOAD_RUNS} for the "
+        f"compute-only columns of workloads of at most {SMALL_WORKLOAD:,} frames, nfx-bench and OASIS alike, since "
+        f"such runs take milliseconds and 3 of them leave the median to one slow run on this noisy machine; the "
+        f"warm-up of `nfx deconvolve` "
         f"and OASIS is a run of its own, nfx-bench's is its first in-process pass); an `nfx deconvolve` or OASIS "
         f"measurement whose warm-up took over {LONG_SECONDS:.0f} s is reported from that single run, marked "
         "\"(1 run)\". \"All runs\" lists every counted run, and nfx-bench's warm-up pass in brackets.",

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import NFXCore
 
 /// The sparsity penalty: L1 (convex, OASIS' default) or the greedy L0 refinement of its spike positions.
 public enum SparsityPenalty: String, Sendable {
@@ -197,6 +198,8 @@ public enum Deconvolution {
         // Fewer traces than threads: the rest go to each trace's long solves (chunked, so results do not depend on
         // the split).
         let perTrace = max(1, threads / max(rows, 1))
+        // Helpers woken now are spinning, not asleep, when the trace's first parallel step comes.
+        if perTrace > 1 { SpinningTeam.shared.wake(helpers: perTrace - 1) }
         let work: @Sendable (Int) -> Void = { _ in
             // Rows are handed out one at a time, so a core slowed by other work does not hold up the rest.
             while let row = results.nextRow() {
@@ -256,7 +259,7 @@ private final class Estimates: @unchecked Sendable {
             if needsCovariance { self.covariance = ParameterEstimation.autocovariance(trace, lags: lags) }
         }
         if threads > 1 && options.sigma == nil && (options.baseline == nil || needsCovariance) {
-            DispatchQueue.concurrentPerform(iterations: 2) { $0 == 0 ? spectrum() : rest() }
+            SpinningTeam.shared.run(iterations: 2, threads: 2) { $0 == 0 ? spectrum() : rest() }
         } else {
             spectrum()
             rest()

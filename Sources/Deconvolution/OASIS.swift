@@ -1,6 +1,7 @@
 import CKernels
 import Dispatch
 import Foundation
+import NFXCore
 
 /// OASIS for AR(1) calcium (Friedrich, Zhou & Paninski, "Fast online deconvolution of calcium imaging data",
 /// PLoS Comput. Biol. 2017, Algorithm 1): the exact solution of
@@ -135,7 +136,7 @@ public enum OASIS {
             if workers <= 1 {
                 for k in 0..<chunks { body(k) }
             } else {
-                DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
+                SpinningTeam.shared.run(iterations: chunks, threads: workers, body)
             }
         }
         // The shift of every frame but the last (λ(1 − g) + b) may grow from the previous solve's, not shrink.

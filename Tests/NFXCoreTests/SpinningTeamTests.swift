@@ -1,0 +1,79 @@
+import Foundation
+import XCTest
+@testable import NFXCore
+
+final class SpinningTeamTests: XCTestCase {
+    /// How often each index ran, and on which threads.
+    private final class Record: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var counts: [Int]
+        private(set) var threads = Set<ObjectIdentifier>()
+        private(set) var order: [Int] = []
+        init(_ count: Int) { counts = Array(repeating: 0, count: count) }
+        func ran(_ index: Int) {
+            lock.lock()
+            counts[index] += 1
+            order.append(index)
+            threads.insert(ObjectIdentifier(Thread.current))
+            lock.unlock()
+        }
+    }
+
+    func testEveryIterationRunsExactlyOnceOverManyLoops() {
+        let team = SpinningTeam()
+        var generator = SeededGenerator(seed: 3)
+        for loop in 0..<3000 {
+            let iterations = Int.random(in: 1...40, using: &generator)
+            let record = Record(iterations)
+            team.run(iterations: iterations, threads: 2) { record.ran($0) }
+            XCTAssertEqual(record.counts, Array(repeating: 1, count: iterations), "loop \(loop)")
+        }
+    }
+
+    func testHelpersThatFellAsleepRunTheNextLoop() {
+        let team = SpinningTeam()
+        for _ in 0..<3 {
+            let record = Record(64)
+            team.run(iterations: 64, threads: 2) { index in
+                record.ran(index)
+                usleep(200)
+            }
+            XCTAssertEqual(record.counts, Array(repeating: 1, count: 64))
+            // Longer than the helpers spin: they are asleep when the next loop starts.
+            usleep(UInt32(3 * SpinningTeam.spinNanoseconds / 1000))
+        }
+    }
+
+    func testNoMoreThreadsThanAskedTakePart() {
+        let team = SpinningTeam()
+        team.wake(helpers: 3)
+        for _ in 0..<50 {
+            let record = Record(32)
+            team.run(iterations: 32, threads: 2) { index in
+                record.ran(index)
+                usleep(50)
+            }
+            XCTAssertEqual(record.counts, Array(repeating: 1, count: 32))
+            XCTAssertLessThanOrEqual(record.threads.count, 2)
+        }
+    }
+
+    func testALoopInsideALoopRunsEveryIteration() {
+        let team = SpinningTeam()
+        let outer = Record(4), inner = Record(4 * 8)
+        team.run(iterations: 4, threads: 2) { i in
+            outer.ran(i)
+            team.run(iterations: 8, threads: 2) { j in inner.ran(i * 8 + j) }
+        }
+        XCTAssertEqual(outer.counts, Array(repeating: 1, count: 4))
+        XCTAssertEqual(inner.counts, Array(repeating: 1, count: 32))
+    }
+
+    func testOneThreadRunsOnTheCallerInOrder() {
+        let team = SpinningTeam()
+        let record = Record(5)
+        team.run(iterations: 5, threads: 1) { record.ran($0) }
+        XCTAssertEqual(record.order, [0, 1, 2, 3, 4])
+        XCTAssertEqual(record.threads, [ObjectIdentifier(Thread.current)])
+    }
+}
