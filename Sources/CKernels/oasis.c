@@ -213,6 +213,29 @@ double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, con
     return rss;
 }
 
+double nfx_ar1_pool_residual(const nfx_ar1_pools *pools, ptrdiff_t count, double g, double lambda, double baseline,
+                             double reference, const double *prefix, const double *prefix_squares) {
+    // Σ (y − b)² = Σ (ỹ − d)² with ỹ = y − reference and d = b − reference: the prefix sums are of ỹ, whose size is
+    // that of the signal, so the difference Q − v·S loses no more than the signal-to-noise ratio squared in ulps.
+    const double offset = baseline - reference;
+    double rss = 0;
+    for (ptrdiff_t p = 0; p < count; p++) {
+        const ptrdiff_t start = pools->starts[p], length = pools->lengths[p];
+        const double sum = pools->sums[p], value = sum / pools->weights[p];
+        pools->values[p] = value;
+        const double linear = prefix[start + length] - prefix[start];
+        const double squares = prefix_squares[start + length] - prefix_squares[start];
+        const double q = squares - 2 * offset * linear + (double)length * offset * offset;
+        if (value < 0) {
+            rss += q;
+            continue;
+        }
+        const double fold = p == count - 1 ? lambda : lambda * (1 - nfx_ar1_power(pools, length));
+        rss += q - value * sum - 2 * value * fold;
+    }
+    return rss;
+}
+
 void nfx_ar1_spikes(const double *y, ptrdiff_t T, double g, double *c, double *s) {
     spikes_from_calcium(y, 0, T, 0, g, c, s);
 }

@@ -25,10 +25,13 @@ extension OASIS {
         // computes only the calcium and residual: the spikes are taken once, from the last.
         var previous: Double?
         let continuable = observed == y.count
-        func solve() -> Double {
+        // Without NaN frames a step's residual comes from the pools (no calcium written); the last solve writes it.
+        let sums = continuable ? RunningSums(y) : nil
+        func solve(writing: Bool = false) -> Double {
             defer { previous = lambda }
             return ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s,
-                       threads: threads, continuing: continuable ? previous.map { ($0, 0) } : nil, writesSpikes: false)
+                       threads: threads, continuing: continuable ? previous.map { ($0, 0) } : nil,
+                       writesSpikes: writing, residualFrom: writing ? nil : sums)
         }
         var rss = solve()
         var derivative = continuable ? [] : [Double](repeating: 0, count: y.count)
@@ -60,7 +63,11 @@ extension OASIS {
                 steps += 1
             } while abs(rss / target - 1) > 1e-4 && steps < 1000
         }
-        spikes(of: y, g: g, calcium: c, spikes: s)
+        if continuable {
+            _ = solve(writing: true)
+        } else {
+            spikes(of: y, g: g, calcium: c, spikes: s)
+        }
         return lambda
     }
 }
@@ -82,10 +89,13 @@ extension OASIS {
         // computes only the calcium and residual: the spikes are taken once, from the last.
         var previous: (lambda: Double, baseline: Double)?
         let continuable = observed == y.count
-        func solve() -> Double {
+        // Without NaN frames a step's residual comes from the pools (no calcium written); the last solve writes it.
+        let sums = continuable ? RunningSums(y) : nil
+        func solve(writing: Bool = false) -> Double {
             defer { previous = (lambda, baseline) }
             return ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
-                       spikes: s, threads: threads, continuing: continuable ? previous : nil, writesSpikes: false)
+                       spikes: s, threads: threads, continuing: continuable ? previous : nil,
+                       writesSpikes: writing, residualFrom: writing ? nil : sums)
         }
         var rss = solve()
         var derivative = continuable ? [] : [Double](repeating: 0, count: y.count)
@@ -112,8 +122,7 @@ extension OASIS {
             moveBaseline()
         }
         // The last frame's share of the baseline move is only exact after a solve (which pools the last pool again).
-        rss = solve()
-        spikes(of: y, g: g, calcium: c, spikes: s)
+        rss = solve(writing: true)
         return (max(lambda, 0), baseline)
     }
 }
@@ -143,10 +152,12 @@ extension OASIS {
                     bb += slope * lambda * (1 - poolDecay)
                     continue
                 }
-                var weight = slope, sum = 0.0
+                // The calcium from the pool's level (the solve may not have written it): clipped at 0, decaying by g.
+                var weight = slope, calcium = max(pools.value(p), 0), sum = 0.0
                 for t in pools.starts[p]..<(pools.starts[p] + pools.lengths[p]) {
-                    sum += (y[t] - baseline - c[t]) * weight
+                    sum += (y[t] - baseline - calcium) * weight
                     weight *= g
+                    calcium *= g
                 }
                 bb += sum
             }

@@ -99,13 +99,19 @@ public enum OASIS {
     /// Without `writesSpikes` (the steps of a λ search) only the calcium and the residual are computed, and NaN
     /// frames keep their bridged calcium; `spikes(of:…)` finishes the last one. Without `computesResidual` the
     /// residual is not summed and 0 is returned.
+    ///
+    /// With `residualFrom` (a trace without NaN frames, s_min = 0) nothing is written to c or s: the residual comes
+    /// from the pools and the running sums of y (`nfx_ar1_pool_residual`), and the pools keep their values, which
+    /// is all a step of the noise-constrained searches needs. A later solve (or `continuing` one at the same λ and b)
+    /// writes the solution.
     @discardableResult
     static func ar1(_ y: UnsafeBufferPointer<Double>, g: Double, lambda: Double, minimumSpike: Double,
                     baseline b: Double = 0, pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
                     spikes s: UnsafeMutableBufferPointer<Double>, threads: Int = 1,
                     chunkFrames: Int = OASIS.chunkFrames,
                     continuing previous: (lambda: Double, baseline: Double)? = nil,
-                    writesSpikes: Bool = true, computesResidual: Bool = true) -> Double {
+                    writesSpikes: Bool = true, computesResidual: Bool = true,
+                    residualFrom sums: RunningSums? = nil) -> Double {
         let T = y.count
         guard T > 0, let frames = y.baseAddress, let calcium = c.baseAddress, let spikes = s.baseAddress else {
             pools.setCount(0)
@@ -149,8 +155,11 @@ public enum OASIS {
             each { solve.solveChunk($0) }
             poolCount = solve.join()
         }
-        each { solve.finish($0, pools: poolCount) }
         pools.setCount(poolCount)
+        if let sums, minimumSpike == 0 {
+            return solve.poolResidual(count: poolCount, sums: sums)
+        }
+        each { solve.finish($0, pools: poolCount) }
         return solve.residual
     }
 
@@ -233,6 +242,38 @@ private final class ChunkedAR1: @unchecked Sendable {
                                           calcium, spikes, computesResidual ? 1 : 0)
     }
 
+    func poolResidual(count: Int, sums: RunningSums) -> Double {
+        sums.linear.withUnsafeBufferPointer { linear in
+            sums.squares.withUnsafeBufferPointer { squares in
+                nfx_ar1_pool_residual(storage, count, g, lambda, baseline, sums.reference, linear.baseAddress,
+                                      squares.baseAddress)
+            }
+        }
+    }
+
     /// The residual sum of squares, the chunks' shares added in order.
     var residual: Double { (0..<chunks).reduce(0) { $0 + partial[$1] } }
+}
+
+/// Running sums of y − reference and of its square over a trace without NaN frames (T + 1 entries each, from 0),
+/// for residuals computed from pools. The reference is the trace's mean, so that the sums are of the signal's size
+/// whatever the trace's offset.
+final class RunningSums {
+    let reference: Double
+    let linear: [Double]
+    let squares: [Double]
+
+    init(_ y: UnsafeBufferPointer<Double>) {
+        let reference = y.isEmpty ? 0 : y.reduce(0, +) / Double(y.count)
+        var linear = [Double](repeating: 0, count: y.count + 1), squares = linear
+        var sum = 0.0, sumOfSquares = 0.0
+        for t in 0..<y.count {
+            let centred = y[t] - reference
+            sum += centred
+            sumOfSquares += centred * centred
+            linear[t + 1] = sum
+            squares[t + 1] = sumOfSquares
+        }
+        (self.reference, self.linear, self.squares) = (reference, linear, squares)
+    }
 }

@@ -162,6 +162,35 @@ final class OASISTests: XCTestCase {
         }
     }
 
+    func testResidualFromThePoolsEqualsTheResidualOfTheWrittenCalcium() {
+        // A step of the noise searches takes its residual from the pools and the running sums of y; here against
+        // the finish pass's frame-by-frame residual of the same solve, with chunks, clipped pools (a high baseline)
+        // and a trace far from zero (the running sums are of y − mean).
+        let base = randomTrace(7000, g: 0.95, sigma: 0.3, seed: 43)
+        for (offset, lambda, baseline) in [(0.0, 0.0, 0.05), (0.0, 0.7, -0.1), (0.0, 0.3, 1.5), (1000.0, 0.4, 1000.1)] {
+            let y = base.map { $0 + offset }
+            let label = "offset \(offset), λ \(lambda), b \(baseline)"
+            func solve(fromPools: Bool) -> (rss: Double, values: [Double]) {
+                let pools = AR1Pools(capacity: y.count)
+                var c = [Double](repeating: 0, count: y.count), s = c
+                let rss = y.withUnsafeBufferPointer { yp in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        s.withUnsafeMutableBufferPointer { sp in
+                            OASIS.ar1(yp, g: 0.95, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools,
+                                      calcium: cp, spikes: sp, threads: 2, chunkFrames: 2500,
+                                      residualFrom: fromPools ? RunningSums(yp) : nil)
+                        }
+                    }
+                }
+                return (rss, (0..<pools.count).map { pools.value($0) })
+            }
+            let written = solve(fromPools: false), pooled = solve(fromPools: true)
+            XCTAssertEqual(pooled.rss, written.rss, accuracy: 1e-9 * written.rss, label)
+            XCTAssertEqual(pooled.values, written.values, label)
+            if baseline == 1.5 { XCTAssertTrue(written.values.contains { $0 < 0 }, "some pool is clipped") }
+        }
+    }
+
     func testContinuedSolveMatchesASolveFromScratch() {
         for (T, chunk) in [(3000, OASIS.chunkFrames), (5000, 700)] {
             let y = randomTrace(T, g: 0.94, sigma: 0.3, seed: UInt64(T))

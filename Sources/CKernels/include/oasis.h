@@ -60,6 +60,14 @@ double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, con
                             ptrdiff_t pool_count, double g, double minimum_spike, double baseline, double *c,
                             double *s, int computes_residual);
 
+/// The residual sum of squares of a solve of a trace without NaN frames, from its pools alone (no calcium is
+/// written), and each pool's fitted value sums / weights in `values` (as the finish pass leaves them). `prefix`
+/// and `prefix_squares` hold the running sums of y − reference and its square (T + 1 entries, from 0). A pool's
+/// residual is Q − v·S − 2vλ(1 − g^l) (the last pool: Q − v·S − 2vλ) with Q = Σ (y − b)² over its frames, S its sum,
+/// v = S / w its value; Q alone when v < 0 (its calcium is clipped to 0). λ and b must be those of the solve.
+double nfx_ar1_pool_residual(const nfx_ar1_pools *pools, ptrdiff_t count, double g, double lambda, double baseline,
+                             double reference, const double *prefix, const double *prefix_squares);
+
 /// The spikes of a solution finished without them: s_t = c_t − g c_{t−1} (s_0 = 0) over frames [0, T), and NaN
 /// calcium and spikes where y is NaN.
 void nfx_ar1_spikes(const double *y, ptrdiff_t T, double g, double *c, double *s);
