@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 import NFXCore
@@ -212,35 +213,11 @@ public enum Deconvolution {
         return results.values
     }
 
-    /// NumPy's linear-interpolation percentile, by selection (expected linear time) rather than a full sort.
-    static func percentile(_ values: [Double], _ fraction: Double) -> Double {
-        var work = values
-        let position = fraction * Double(work.count - 1)
-        let lower = Int(position.rounded(.down)), upper = min(lower + 1, work.count - 1)
-        let low = select(&work, lower)
-        // After selecting `lower`, everything above index `lower` is ≥ it: the next order statistic is their minimum.
-        let high = upper == lower ? low : work[(lower + 1)...].min()!
-        return low + (position - Double(lower)) * (high - low)
-    }
-
-    /// Hoare's quickselect with a middle pivot: deterministic, and expected linear on real traces.
-    private static func select(_ values: inout [Double], _ k: Int) -> Double {
-        var low = 0, high = values.count - 1
-        while low < high {
-            let pivot = values[(low + high) / 2]
-            var i = low, j = high
-            while i <= j {
-                while values[i] < pivot { i += 1 }
-                while values[j] > pivot { j -= 1 }
-                if i <= j {
-                    values.swapAt(i, j)
-                    i += 1
-                    j -= 1
-                }
-            }
-            if k <= j { high = j } else if k >= i { low = i } else { break }
-        }
-        return values[k]
+    /// NumPy's linear-interpolation percentile of the observed (non-NaN) values, by selection (expected linear
+    /// time) rather than a full sort; CKernels' nfx_percentile.
+    static func percentile(ofObserved values: [Double], _ fraction: Double) -> Double {
+        var work = [Double](unsafeUninitializedCapacity: values.count) { _, count in count = values.count }
+        return nfx_percentile(values, values.count, fraction, &work)
     }
 }
 
@@ -255,7 +232,7 @@ private final class Estimates: @unchecked Sendable {
         let needsCovariance = options.g == nil
         let spectrum: @Sendable () -> Void = { [unowned self] in self.sigma = options.sigma ?? ParameterEstimation.noiseLevel(trace) }
         let rest: @Sendable () -> Void = { [unowned self] in
-            self.baseline = options.baseline ?? Deconvolution.percentile(trace.filter { !$0.isNaN }, 0.15)
+            self.baseline = options.baseline ?? Deconvolution.percentile(ofObserved: trace, 0.15)
             if needsCovariance { self.covariance = ParameterEstimation.autocovariance(trace, lags: lags) }
         }
         if threads > 1 && options.sigma == nil && (options.baseline == nil || needsCovariance) {

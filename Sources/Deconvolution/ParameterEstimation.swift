@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Noise level and calcium time constant from the trace itself, as OASIS' `estimate_parameters` does them
@@ -10,65 +11,50 @@ public enum ParameterEstimation {
         let observed = y.contains(where: \.isNaN) ? y.filter { !$0.isNaN } : y
         guard observed.count > 1 else { return 0 }
         let length = min(256, observed.count)
-        let step = length / 2
-        let window = (0..<length).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(length)) }
+        let window = length == 256 ? hann256 : hann(length)
         let windowPower = window.reduce(0) { $0 + $1 * $1 }
         let bins = (0...(length / 2)).filter { k in
             let frequency = Double(k) / Double(length)
             return frequency > 0.25 && frequency < 0.5
         }
-        guard !bins.isEmpty else { return 0 }
+        guard let firstBin = bins.first, let lastBin = bins.last else { return 0 }
         var power = [Double](repeating: 0, count: bins.count)
-        let fft = length.nonzeroBitCount == 1 ? FFT(size: length) : nil
-        var real = [Double](repeating: 0, count: length), imaginary = real
-        let starts = Array(stride(from: 0, through: observed.count - length, by: step))
-        /// Writes the windowed, de-meaned segment at `start` into `target`.
-        func prepare(_ start: Int, into target: inout [Double]) {
-            let segment = observed[start..<start + length]
-            let mean = segment.reduce(0, +) / Double(length)
-            for (i, value) in segment.enumerated() { target[i] = (value - mean) * window[i] }
-        }
-        var index = 0
-        while index < starts.count {
-            prepare(starts[index], into: &real)
-            let paired = fft != nil && index + 1 < starts.count
-            if paired {
-                prepare(starts[index + 1], into: &imaginary)
-            } else {
-                for i in 0..<length { imaginary[i] = 0 }
-            }
-            if let fft {
-                fft.transform(&real, &imaginary)
-                if paired {
-                    // Two real segments in one transform (as the real and imaginary parts): with Z = FFT(a + ib),
-                    // A_k = (Z_k + conj Z_{N−k}) / 2 and B_k = (Z_k − conj Z_{N−k}) / 2i.
-                    for (j, k) in bins.enumerated() {
-                        let m = (length - k) % length
-                        let ar = (real[k] + real[m]) / 2, ai = (imaginary[k] - imaginary[m]) / 2
-                        let br = (imaginary[k] + imaginary[m]) / 2, bi = (real[m] - real[k]) / 2
-                        power[j] += ar * ar + ai * ai + br * br + bi * bi
-                    }
-                } else {
-                    for (j, k) in bins.enumerated() { power[j] += real[k] * real[k] + imaginary[k] * imaginary[k] }
-                }
-            } else {
+        let segments: Int
+        if length.nonzeroBitCount == 1 {
+            let fft = length == 256 ? FFT.size256 : FFT(size: length)
+            var work = [Double](repeating: 0, count: 2 * length)
+            segments = nfx_welch_band_power(observed, observed.count, length, window, fft.cosines, fft.sines,
+                                            fft.reversal, firstBin, lastBin, &work, &power)
+        } else {
+            // Short traces of other lengths: a direct DFT of each segment.
+            let starts = Array(stride(from: 0, through: observed.count - length, by: length / 2))
+            for start in starts {
+                let segment = observed[start..<start + length]
+                let mean = segment.reduce(0, +) / Double(length)
+                let prepared = segment.enumerated().map { ($0.element - mean) * window[$0.offset] }
                 for (j, k) in bins.enumerated() {
                     var re = 0.0, im = 0.0
                     for i in 0..<length {
                         let angle = -2 * Double.pi * Double(k * i) / Double(length)
-                        re += real[i] * cos(angle)
-                        im += real[i] * sin(angle)
+                        re += prepared[i] * cos(angle)
+                        im += prepared[i] * sin(angle)
                     }
                     power[j] += re * re + im * im
                 }
             }
-            index += paired ? 2 : 1
+            segments = starts.count
         }
-        let segments = starts.count
         // One-sided density at unit sampling rate: 2|X_k|² / Σw²; σ² is half of it for white noise.
         let density = power.map { 2 * $0 / (windowPower * Double(segments)) }
         return (density.reduce(0, +) / Double(density.count) / 2).squareRoot()
     }
+
+    /// The periodic Hann window of scipy.signal.welch.
+    static func hann(_ length: Int) -> [Double] {
+        (0..<length).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(length)) }
+    }
+
+    private static let hann256 = hann(256)
 
     /// AR(2) coefficients (g1, g2) the same way: least squares of γ(k + 1) ≈ g1 γ(k) + g2 γ(|k − 1|) with σ² removed
     /// at lag 0, then each root of z² = g1 z + g2 kept within (0, 1) and shrunk by `fudgeFactor`.
@@ -107,28 +93,10 @@ public enum ParameterEstimation {
     static func autocovariance(_ y: [Double], lags: Int) -> [Double] {
         let observed = y.contains(where: \.isNaN) ? y.filter { !$0.isNaN } : y
         guard observed.count > lags + 1 else { return [] }
-        let mean = observed.reduce(0, +) / Double(observed.count)
-        let centred = observed.map { $0 - mean }
-        return centred.withUnsafeBufferPointer { x in
-            (0...lags).map { lag -> Double in
-                // Four running sums, so that the products can be added four at a time.
-                var sums = (0.0, 0.0, 0.0, 0.0)
-                var t = lag
-                while t + 4 <= x.count {
-                    sums.0 += x[t] * x[t - lag]
-                    sums.1 += x[t + 1] * x[t + 1 - lag]
-                    sums.2 += x[t + 2] * x[t + 2 - lag]
-                    sums.3 += x[t + 3] * x[t + 3 - lag]
-                    t += 4
-                }
-                var sum = (sums.0 + sums.1) + (sums.2 + sums.3)
-                while t < x.count {
-                    sum += x[t] * x[t - lag]
-                    t += 1
-                }
-                return sum / Double(x.count)
-            }
-        }
+        var work = [Double](repeating: 0, count: observed.count)
+        var covariance = [Double](repeating: 0, count: lags + 1)
+        nfx_autocovariance(observed, observed.count, lags, &work, &covariance)
+        return covariance
     }
 
     /// The AR(1) coefficient from the biased autocovariance γ of the mean-removed trace (NaN frames dropped):
@@ -158,68 +126,32 @@ public enum ParameterEstimation {
     }
 }
 
-/// An in-place radix-2 complex FFT (Cooley–Tukey, iterative, bit-reversed input order) for the Welch segments.
-struct FFT {
+/// An in-place radix-2 complex FFT (Cooley–Tukey, iterative) for the Welch segments: the tables here, the
+/// transform in CKernels' estimation.c.
+struct FFT: Sendable {
     let size: Int
-    private let cosines: [Double]
-    private let sines: [Double]
-    /// Index pairs (i, j), i < j, swapped by the bit-reversal permutation.
-    private let swaps: [(Int, Int)]
+    /// e^(−2πik/size) for k < size/2, and the bit-reversal permutation of 0…size − 1.
+    let cosines: [Double]
+    let sines: [Double]
+    let reversal: [Int32]
+
+    static let size256 = FFT(size: 256)
 
     init(size: Int) {
         precondition(size > 0 && size.nonzeroBitCount == 1, "FFT size must be a power of two")
         self.size = size
         cosines = (0..<size / 2).map { cos(-2 * Double.pi * Double($0) / Double(size)) }
         sines = (0..<size / 2).map { sin(-2 * Double.pi * Double($0) / Double(size)) }
-        var swaps: [(Int, Int)] = []
-        var j = 0
-        for i in 1..<max(size, 1) {
-            var bit = size >> 1
-            while j & bit != 0 {
-                j ^= bit
-                bit >>= 1
-            }
-            j |= bit
-            if i < j { swaps.append((i, j)) }
+        let bits = size.trailingZeroBitCount
+        reversal = (0..<size).map { index in
+            var reversed = 0
+            for bit in 0..<bits where index & (1 << bit) != 0 { reversed |= 1 << (bits - 1 - bit) }
+            return Int32(reversed)
         }
-        self.swaps = swaps
     }
 
     func transform(_ real: inout [Double], _ imaginary: inout [Double]) {
-        real.withUnsafeMutableBufferPointer { re in
-            imaginary.withUnsafeMutableBufferPointer { im in
-                cosines.withUnsafeBufferPointer { cosines in
-                    sines.withUnsafeBufferPointer { sines in
-                        transform(re.baseAddress!, im.baseAddress!, cosines.baseAddress!, sines.baseAddress!)
-                    }
-                }
-            }
-        }
-    }
-
-    /// In place, radix 2, decimation in time.
-    private func transform(_ real: UnsafeMutablePointer<Double>, _ imaginary: UnsafeMutablePointer<Double>,
-                           _ cosines: UnsafePointer<Double>, _ sines: UnsafePointer<Double>) {
-        for (i, j) in swaps {
-            (real[i], real[j]) = (real[j], real[i])
-            (imaginary[i], imaginary[j]) = (imaginary[j], imaginary[i])
-        }
-        var length = 2
-        while length <= size {
-            let stride = size / length, half = length / 2
-            for start in Swift.stride(from: 0, to: size, by: length) {
-                for k in 0..<half {
-                    let wr = cosines[k * stride], wi = sines[k * stride]
-                    let a = start + k, b = a + half
-                    let tr = real[b] * wr - imaginary[b] * wi
-                    let ti = real[b] * wi + imaginary[b] * wr
-                    real[b] = real[a] - tr
-                    imaginary[b] = imaginary[a] - ti
-                    real[a] += tr
-                    imaginary[a] += ti
-                }
-            }
-            length *= 2
-        }
+        precondition(real.count == size && imaginary.count == size)
+        nfx_fft(&real, &imaginary, size, cosines, sines, reversal)
     }
 }
