@@ -26,12 +26,12 @@ extension OASIS {
         var previous: Double?
         let continuable = observed == y.count
         // Without NaN frames a step's residual comes from the pools (no calcium written); the last solve writes it.
-        let sums = continuable ? RunningSums(y) : nil
+        let statistics = continuable ? PoolStatistics(y) : nil
         func solve(writing: Bool = false) -> Double {
             defer { previous = lambda }
             return ar1(y, g: g, lambda: lambda, minimumSpike: 0, pools: pools, calcium: c, spikes: s,
                        threads: threads, continuing: continuable ? previous.map { ($0, 0) } : nil,
-                       writesSpikes: writing, residualFrom: writing ? nil : sums)
+                       writesSpikes: writing, statistics: writing ? nil : statistics)
         }
         var rss = solve()
         var derivative = continuable ? [] : [Double](repeating: 0, count: y.count)
@@ -39,14 +39,16 @@ extension OASIS {
         var below = 0.0
         while rss < target * (1 - 1e-4) && steps < 1000 {
             var total = 0.0
-            if continuable {
-                total = calciumTotal(pools: pools, g: g)
+            if let statistics {
+                total = statistics.latest.calcium_total
             } else {
                 for t in 0..<y.count where !y[t].isNaN { total += c[t] }
             }
             guard total > 1e-9 else { break }
-            guard let step = quadraticStep(y, g: g, lambda: lambda, baseline: 0, pools: pools, calcium: c, rss: rss,
-                                           target: target, derivative: &derivative) else { break }
+            let next = statistics.map { $0.quadraticStep(lambda: lambda, baseline: 0, rss: rss, target: target) }
+                ?? quadraticStep(y, g: g, baseline: 0, pools: pools, calcium: c, rss: rss, target: target,
+                                 derivative: &derivative)
+            guard let step = next else { break }
             below = lambda
             lambda += step
             rss = solve()
@@ -90,20 +92,20 @@ extension OASIS {
         var previous: (lambda: Double, baseline: Double)?
         let continuable = observed == y.count
         // Without NaN frames a step's residual comes from the pools (no calcium written); the last solve writes it.
-        let sums = continuable ? RunningSums(y) : nil
+        let statistics = continuable ? PoolStatistics(y) : nil
         func solve(writing: Bool = false) -> Double {
             defer { previous = (lambda, baseline) }
             return ar1(y, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools, calcium: c,
                        spikes: s, threads: threads, continuing: continuable ? previous : nil,
-                       writesSpikes: writing, residualFrom: writing ? nil : sums)
+                       writesSpikes: writing, statistics: writing ? nil : statistics)
         }
         var rss = solve()
         var derivative = continuable ? [] : [Double](repeating: 0, count: y.count)
         let observedTotal = continuable ? y.reduce(0, +) : 0
         func moveBaseline() {
             var sum = 0.0
-            if continuable {
-                sum = observedTotal - calciumTotal(pools: pools, g: g)
+            if let statistics {
+                sum = observedTotal - statistics.latest.calcium_total
             } else {
                 for t in 0..<y.count where !y[t].isNaN { sum += y[t] - c[t] }
             }
@@ -115,8 +117,10 @@ extension OASIS {
         moveBaseline()
         for _ in 0..<100 {
             if abs(rss / target - 1) <= 1e-4 { break }
-            guard let step = quadraticStep(y, g: g, lambda: lambda, baseline: baseline, pools: pools, calcium: c,
-                                           rss: rss, target: target, derivative: &derivative) else { break }
+            let next = statistics.map { $0.quadraticStep(lambda: lambda, baseline: baseline, rss: rss, target: target) }
+                ?? quadraticStep(y, g: g, baseline: baseline, pools: pools, calcium: c, rss: rss, target: target,
+                                 derivative: &derivative)
+            guard let step = next else { break }
             lambda += step
             rss = solve()
             moveBaseline()
@@ -130,64 +134,27 @@ extension OASIS {
 extension OASIS {
     /// The λ step that brings the residual to `target` if the pools do not change: with dc/dλ = −(1 − g^l)/w · g^k
     /// in an inner pool and −1/w · g^k in the last, ‖y − b − c(λ + δ)‖² is quadratic in δ (OASIS' homotopy step).
-    /// Nil when the quadratic has no real root. An empty `derivative` means y has no NaN frames (a faster path);
-    /// otherwise it holds y.count values of scratch. λ and b are those the pools were solved for, or any pair with
-    /// the same λ(1 − g) + b.
-    static func quadraticStep(_ y: UnsafeBufferPointer<Double>, g: Double, lambda: Double, baseline: Double,
-                              pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>, rss: Double,
-                              target: Double, derivative: inout [Double]) -> Double? {
+    /// Nil when the quadratic has no real root. Frame by frame, from the written calcium (traces with NaN frames;
+    /// `derivative` holds y.count values of scratch); without NaN frames `PoolStatistics.quadraticStep` takes the
+    /// same step from the pools.
+    static func quadraticStep(_ y: UnsafeBufferPointer<Double>, g: Double, baseline: Double, pools: AR1Pools,
+                              calcium c: UnsafeMutableBufferPointer<Double>, rss: Double, target: Double,
+                              derivative: inout [Double]) -> Double? {
         var aa = 0.0, bb = 0.0
-        if derivative.isEmpty {
-            // No NaN frames (the caller's promise): per pool, Σ_k (slope g^k)² is slope² times the pool's weight.
-            // Σ_k g^k r_k has a closed form in a pool whose fitted value v is its calcium (v ≥ 0, not clipped) and
-            // whose frames all carry the interior shift λ(1 − g) + b (not the last pool): v·w is the pool's sum
-            // Σ g^k (y − b − λ(1 − g)), so Σ g^k (y − b − v g^k) = λ(1 − g) Σ g^k = λ(1 − g^l). Other pools are
-            // summed over their frames.
-            for p in 0..<pools.count {
-                let isLast = p == pools.count - 1
-                let poolDecay = pools.power(pools.lengths[p])
-                let slope = (isLast ? 1 : 1 - poolDecay) / pools.weights[p]
-                aa += slope * slope * pools.weights[p]
-                if !isLast && pools.value(p) >= 0 {
-                    bb += slope * lambda * (1 - poolDecay)
-                    continue
-                }
-                // The calcium from the pool's level (the solve may not have written it): clipped at 0, decaying by g.
-                var weight = slope, calcium = max(pools.value(p), 0), sum = 0.0
-                for t in pools.starts[p]..<(pools.starts[p] + pools.lengths[p]) {
-                    sum += (y[t] - baseline - calcium) * weight
-                    weight *= g
-                    calcium *= g
-                }
-                bb += sum
+        for p in 0..<pools.count {
+            var slope = (p == pools.count - 1 ? 1 : 1 - pools.power(pools.lengths[p])) / pools.weights[p]
+            let start = pools.starts[p]
+            for k in 0..<pools.lengths[p] {
+                derivative[start + k] = slope
+                slope *= g
             }
-        } else {
-            for p in 0..<pools.count {
-                var slope = (p == pools.count - 1 ? 1 : 1 - pools.power(pools.lengths[p])) / pools.weights[p]
-                let start = pools.starts[p]
-                for k in 0..<pools.lengths[p] {
-                    derivative[start + k] = slope
-                    slope *= g
-                }
-            }
-            for t in 0..<y.count where !y[t].isNaN {
-                aa += derivative[t] * derivative[t]
-                bb += (y[t] - baseline - c[t]) * derivative[t]
-            }
+        }
+        for t in 0..<y.count where !y[t].isNaN {
+            aa += derivative[t] * derivative[t]
+            bb += (y[t] - baseline - c[t]) * derivative[t]
         }
         let cc = rss - target
         guard aa > 0, bb * bb - aa * cc >= 0 else { return nil }
         return (-bb + (bb * bb - aa * cc).squareRoot()) / aa
-    }
-
-    /// Σ_t c_t of a finished solve of a trace without NaN frames, from its pools: each contributes its calcium
-    /// level (its fitted value, or 0 below 0, as the finish clips it) times Σ_k g^k = (1 − g^l)/(1 − g).
-    static func calciumTotal(pools: AR1Pools, g: Double) -> Double {
-        var total = 0.0
-        for p in 0..<pools.count {
-            let level = max(pools.value(p), 0)
-            total += level * (1 - pools.power(pools.lengths[p])) / (1 - g)
-        }
-        return total
     }
 }

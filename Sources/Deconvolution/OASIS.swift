@@ -100,10 +100,10 @@ public enum OASIS {
     /// frames keep their bridged calcium; `spikes(of:…)` finishes the last one. Without `computesResidual` the
     /// residual is not summed and 0 is returned.
     ///
-    /// With `residualFrom` (a trace without NaN frames, s_min = 0) nothing is written to c or s: the residual comes
-    /// from the pools and the running sums of y (`nfx_ar1_pool_residual`), and the pools keep their values, which
-    /// is all a step of the noise-constrained searches needs. A later solve (or `continuing` one at the same λ and b)
-    /// writes the solution.
+    /// With `statistics` (a trace without NaN frames, s_min = 0) nothing is written to c or s: the residual and
+    /// what a λ step needs come from the pools and the running sums of y (`nfx_ar1_pool_statistics`, kept in
+    /// `statistics.latest`), and the pools keep their values. A later solve (or one `continuing` at the same λ and
+    /// b) writes the solution.
     @discardableResult
     static func ar1(_ y: UnsafeBufferPointer<Double>, g: Double, lambda: Double, minimumSpike: Double,
                     baseline b: Double = 0, pools: AR1Pools, calcium c: UnsafeMutableBufferPointer<Double>,
@@ -111,7 +111,7 @@ public enum OASIS {
                     chunkFrames: Int = OASIS.chunkFrames,
                     continuing previous: (lambda: Double, baseline: Double)? = nil,
                     writesSpikes: Bool = true, computesResidual: Bool = true,
-                    residualFrom sums: RunningSums? = nil) -> Double {
+                    statistics: PoolStatistics? = nil) -> Double {
         let T = y.count
         guard T > 0, let frames = y.baseAddress, let calcium = c.baseAddress, let spikes = s.baseAddress else {
             pools.setCount(0)
@@ -156,8 +156,9 @@ public enum OASIS {
             poolCount = solve.join()
         }
         pools.setCount(poolCount)
-        if let sums, minimumSpike == 0 {
-            return solve.poolResidual(count: poolCount, sums: sums)
+        if let statistics, minimumSpike == 0 {
+            solve.poolStatistics(count: poolCount, into: statistics)
+            return statistics.latest.residual
         }
         each { solve.finish($0, pools: poolCount) }
         return solve.residual
@@ -242,11 +243,11 @@ private final class ChunkedAR1: @unchecked Sendable {
                                           calcium, spikes, computesResidual ? 1 : 0)
     }
 
-    func poolResidual(count: Int, sums: RunningSums) -> Double {
-        sums.linear.withUnsafeBufferPointer { linear in
-            sums.squares.withUnsafeBufferPointer { squares in
-                nfx_ar1_pool_residual(storage, count, g, lambda, baseline, sums.reference, linear.baseAddress,
-                                      squares.baseAddress)
+    func poolStatistics(count: Int, into statistics: PoolStatistics) {
+        statistics.linear.withUnsafeBufferPointer { linear in
+            statistics.squares.withUnsafeBufferPointer { squares in
+                nfx_ar1_pool_statistics(frames, storage, count, g, lambda, baseline, statistics.reference,
+                                        linear.baseAddress, squares.baseAddress, &statistics.latest)
             }
         }
     }
@@ -255,13 +256,24 @@ private final class ChunkedAR1: @unchecked Sendable {
     var residual: Double { (0..<chunks).reduce(0) { $0 + partial[$1] } }
 }
 
-/// Running sums of y − reference and of its square over a trace without NaN frames (T + 1 entries each, from 0),
-/// for residuals computed from pools. The reference is the trace's mean, so that the sums are of the signal's size
-/// whatever the trace's offset.
-final class RunningSums {
+/// A noise search's statistics of its latest solve from the pools (`nfx_ar1_statistics`), and the running sums of
+/// y − reference and of its square over the trace (no NaN frames; T + 1 entries each, from 0) they are computed
+/// with. The reference is the trace's mean, so that the sums are of the signal's size whatever its offset.
+final class PoolStatistics {
     let reference: Double
     let linear: [Double]
     let squares: [Double]
+    var latest = nfx_ar1_statistics()
+
+    /// The λ step that brings the residual to `target` if the pools do not change (see `OASIS.quadraticStep`), for
+    /// the latest solve's pools with λ and b moved along λ(1 − g) + b; nil without a real root.
+    func quadraticStep(lambda: Double, baseline: Double, rss: Double, target: Double) -> Double? {
+        let aa = latest.slope_squares
+        let bb = lambda * latest.closed_form + latest.frame_sums - baseline * latest.frame_weights
+        let cc = rss - target
+        guard aa > 0, bb * bb - aa * cc >= 0 else { return nil }
+        return (-bb + (bb * bb - aa * cc).squareRoot()) / aa
+    }
 
     init(_ y: UnsafeBufferPointer<Double>) {
         let reference = y.isEmpty ? 0 : y.reduce(0, +) / Double(y.count)

@@ -124,70 +124,45 @@ final class OASISTests: XCTestCase {
     /// solve from scratch: the steps a search takes (λ up; b up or down with λ moving to keep λ(1 − g) + b, which
     /// changes only the last frame and can split the last pool), one that lowers λ (which must start afresh), on
     /// a trace of one chunk and one of several.
-    func testPoolFormulasOfTheNoiseSearchEqualTheFrameByFrameSums() throws {
-        // The search's λ step and calcium total come from the pools when there are no NaN frames; here they are
-        // checked against the frame-by-frame sums (the path taken with NaN frames) on the same solves, including a
-        // baseline high enough that pools are clipped at 0 and a (λ, b) pair moved along λ(1 − g) + b.
-        let y = randomTrace(6000, g: 0.95, sigma: 0.3, seed: 41)
+    func testPoolStatisticsEqualTheFrameByFrameSumsOfTheWrittenSolution() throws {
+        // Without NaN frames a step of the noise searches writes no calcium: its residual, calcium total and λ step
+        // come from the pools (nfx_ar1_pool_statistics). Here against the same quantities summed frame by frame
+        // over the written solution of the same solve: with chunks, clipped pools (a high baseline), a trace far
+        // from zero (the running sums are of y − mean), and a (λ, b) pair moved along λ(1 − g) + b for the step.
+        let base = randomTrace(7000, g: 0.95, sigma: 0.3, seed: 43)
         let g = 0.95
-        for (lambda, baseline, moved) in [(0.0, 0.1, 0.0), (0.4, -0.05, 0.0), (1.5, 0.2, 0.3), (0.2, 1.5, 0.0)] {
-            let pools = AR1Pools(capacity: y.count)
+        let cases: [(offset: Double, lambda: Double, baseline: Double, moved: Double)] = [
+            (0, 0, 0.05, 0), (0, 0.7, -0.1, 0), (0, 0.4, 0.2, 0.3), (0, 0.3, 1.5, 0), (1000, 0.4, 1000.1, 0.2)]
+        for (offset, lambda, baseline, moved) in cases {
+            let y = base.map { $0 + offset }
+            let label = "offset \(offset), λ \(lambda), b \(baseline), moved \(moved)"
+            let pools = AR1Pools(capacity: y.count), statistics = y.withUnsafeBufferPointer { PoolStatistics($0) }
             var c = [Double](repeating: 0, count: y.count), s = c
-            let (fromPools, byFrame, total) = y.withUnsafeBufferPointer { yp in
+            var pooledValues: [Double] = [], rss = 0.0, step: Double?, frameStep: Double?
+            y.withUnsafeBufferPointer { yp in
                 c.withUnsafeMutableBufferPointer { cp in
                     s.withUnsafeMutableBufferPointer { sp in
-                        let rss = OASIS.ar1(yp, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools,
-                                            calcium: cp, spikes: sp, threads: 2, chunkFrames: 2000)
-                        // The same interior shift λ(1 − g) + b, as after the search moves the baseline.
+                        OASIS.ar1(yp, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools,
+                                  calcium: cp, spikes: sp, threads: 2, chunkFrames: 2500, statistics: statistics)
+                        pooledValues = (0..<pools.count).map { pools.value($0) }
+                        rss = OASIS.ar1(yp, g: g, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools,
+                                        calcium: cp, spikes: sp, threads: 2, chunkFrames: 2500)
                         let (stepLambda, stepBaseline) = (lambda + moved, baseline - moved * (1 - g))
-                        var none: [Double] = [], scratch = [Double](repeating: 0, count: y.count)
-                        let fromPools = OASIS.quadraticStep(yp, g: g, lambda: stepLambda, baseline: stepBaseline,
-                                                            pools: pools, calcium: cp, rss: rss, target: 1.3 * rss,
-                                                            derivative: &none)
-                        let byFrame = OASIS.quadraticStep(yp, g: g, lambda: stepLambda, baseline: stepBaseline,
-                                                          pools: pools, calcium: cp, rss: rss, target: 1.3 * rss,
-                                                          derivative: &scratch)
-                        return (fromPools, byFrame, OASIS.calciumTotal(pools: pools, g: g))
+                        var scratch = [Double](repeating: 0, count: y.count)
+                        step = statistics.quadraticStep(lambda: stepLambda, baseline: stepBaseline, rss: rss,
+                                                        target: 1.3 * rss)
+                        frameStep = OASIS.quadraticStep(yp, g: g, baseline: stepBaseline, pools: pools, calcium: cp,
+                                                        rss: rss, target: 1.3 * rss, derivative: &scratch)
                     }
                 }
             }
-            let label = "λ \(lambda), b \(baseline), moved \(moved)"
-            let expected = try XCTUnwrap(byFrame, label)
-            XCTAssertEqual(try XCTUnwrap(fromPools, label), expected, accuracy: 1e-9 * abs(expected), label)
-            let sum = c.reduce(0, +)
-            XCTAssertEqual(total, sum, accuracy: 1e-9 * sum, label)
-            if baseline > 1 {
-                XCTAssertTrue((0..<pools.count).contains { pools.value($0) < 0 }, "some pool is clipped")
-            }
-        }
-    }
-
-    func testResidualFromThePoolsEqualsTheResidualOfTheWrittenCalcium() {
-        // A step of the noise searches takes its residual from the pools and the running sums of y; here against
-        // the finish pass's frame-by-frame residual of the same solve, with chunks, clipped pools (a high baseline)
-        // and a trace far from zero (the running sums are of y − mean).
-        let base = randomTrace(7000, g: 0.95, sigma: 0.3, seed: 43)
-        for (offset, lambda, baseline) in [(0.0, 0.0, 0.05), (0.0, 0.7, -0.1), (0.0, 0.3, 1.5), (1000.0, 0.4, 1000.1)] {
-            let y = base.map { $0 + offset }
-            let label = "offset \(offset), λ \(lambda), b \(baseline)"
-            func solve(fromPools: Bool) -> (rss: Double, values: [Double]) {
-                let pools = AR1Pools(capacity: y.count)
-                var c = [Double](repeating: 0, count: y.count), s = c
-                let rss = y.withUnsafeBufferPointer { yp in
-                    c.withUnsafeMutableBufferPointer { cp in
-                        s.withUnsafeMutableBufferPointer { sp in
-                            OASIS.ar1(yp, g: 0.95, lambda: lambda, minimumSpike: 0, baseline: baseline, pools: pools,
-                                      calcium: cp, spikes: sp, threads: 2, chunkFrames: 2500,
-                                      residualFrom: fromPools ? RunningSums(yp) : nil)
-                        }
-                    }
-                }
-                return (rss, (0..<pools.count).map { pools.value($0) })
-            }
-            let written = solve(fromPools: false), pooled = solve(fromPools: true)
-            XCTAssertEqual(pooled.rss, written.rss, accuracy: 1e-9 * written.rss, label)
-            XCTAssertEqual(pooled.values, written.values, label)
-            if baseline == 1.5 { XCTAssertTrue(written.values.contains { $0 < 0 }, "some pool is clipped") }
+            XCTAssertEqual(statistics.latest.residual, rss, accuracy: 1e-9 * rss, label)
+            let total = c.reduce(0, +)
+            XCTAssertEqual(statistics.latest.calcium_total, total, accuracy: 1e-9 * abs(total), label)
+            XCTAssertEqual(pooledValues, (0..<pools.count).map { pools.value($0) }, label)
+            let expected = try XCTUnwrap(frameStep, label)
+            XCTAssertEqual(try XCTUnwrap(step, label), expected, accuracy: 1e-9 * abs(expected), label)
+            if baseline == 1.5 { XCTAssertTrue(pooledValues.contains { $0 < 0 }, "some pool is clipped") }
         }
     }
 

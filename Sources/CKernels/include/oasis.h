@@ -60,13 +60,33 @@ double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, con
                             ptrdiff_t pool_count, double g, double minimum_spike, double baseline, double *c,
                             double *s, int computes_residual);
 
-/// The residual sum of squares of a solve of a trace without NaN frames, from its pools alone (no calcium is
-/// written), and each pool's fitted value sums / weights in `values` (as the finish pass leaves them). `prefix`
-/// and `prefix_squares` hold the running sums of y − reference and its square (T + 1 entries, from 0). A pool's
-/// residual is Q − v·S − 2vλ(1 − g^l) (the last pool: Q − v·S − 2vλ) with Q = Σ (y − b)² over its frames, S its sum,
-/// v = S / w its value; Q alone when v < 0 (its calcium is clipped to 0). λ and b must be those of the solve.
-double nfx_ar1_pool_residual(const nfx_ar1_pools *pools, ptrdiff_t count, double g, double lambda, double baseline,
-                             double reference, const double *prefix, const double *prefix_squares);
+/// What a step of the noise-constrained searches needs from a solve of a trace without NaN frames, from its pools
+/// (no calcium is written): see nfx_ar1_pool_statistics.
+typedef struct {
+    /// Σ (y − b − c)² over the frames.
+    double residual;
+    /// Σ c over the frames.
+    double calcium_total;
+    /// Σ over pools of slope² · weight, slope = (1 − g^l) / weight (1 / weight for the last pool): dc/dλ is
+    /// −slope · g^k in a pool, so this is ‖dc/dλ‖².
+    double slope_squares;
+    /// Σ over inner pools with value ≥ 0 of slope · (1 − g^l): their Σ_k slope g^k (y − b − c) is λ times it.
+    double closed_form;
+    /// Over the other pools (the last, and those clipped at 0): Σ_k slope g^k (y − c) and Σ_k slope g^k, so that
+    /// their Σ_k slope g^k (y − b − c) is frame_sums − b · frame_weights for any b.
+    double frame_sums;
+    double frame_weights;
+} nfx_ar1_statistics;
+
+/// One pass over the pools of a solve of y (T frames, none NaN) for λ and b: each pool's fitted value sums / weights
+/// into `values` (as the finish pass leaves them) and the statistics above. `prefix` and `prefix_squares` hold the
+/// running sums of y − reference and of its square (T + 1 entries, from 0). A pool's residual is Q − v·S −
+/// 2vλ(1 − g^l) (the last pool's Q − v·S − 2vλ), Q = Σ (y − b)² over its frames, S its sum, v = S / w its value;
+/// Q alone when v < 0 (its calcium is clipped to 0). Inner unclipped pools need no frame: S = v·w makes
+/// Σ_k g^k (y − b − v g^k) = λ(1 − g^l).
+void nfx_ar1_pool_statistics(const double *y, const nfx_ar1_pools *pools, ptrdiff_t count, double g, double lambda,
+                             double baseline, double reference, const double *prefix, const double *prefix_squares,
+                             nfx_ar1_statistics *statistics);
 
 /// The spikes of a solution finished without them: s_t = c_t − g c_{t−1} (s_0 = 0) over frames [0, T), and NaN
 /// calcium and spikes where y is NaN.
