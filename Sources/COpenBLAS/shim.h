@@ -10,10 +10,11 @@ static inline int nfx_openblas_get_num_threads(void) { return openblas_get_num_t
 static inline const char *nfx_openblas_get_config(void) { return openblas_get_config(); }
 static inline const char *nfx_openblas_get_corename(void) { return openblas_get_corename(); }
 
-// Stops OpenBLAS' worker threads; the next multi-threaded call starts them again. Idle workers spin on
-// sched_yield for about 2^28 cycles after start-up and after every threaded call, on a core a single-threaded
-// caller wants for its own threads. The pthread build exports the function (its fork handler calls it); other
-// builds may not, hence the weak reference.
+// Stops OpenBLAS' worker threads; the next multi-threaded call starts them again (blas_thread_init). Idle
+// workers spin on sched_yield for about 2^28 cycles after start-up and after every threaded call, on a core a
+// single-threaded caller wants for its own threads. The pthread build (Debian's default) exports the function:
+// its fork handler calls it. The OpenMP build exports it too but only frees buffers there; a serial build may
+// not have it, hence the weak reference. It must not run while another thread is inside a BLAS call.
 extern int blas_thread_shutdown_(void) __attribute__((weak));
 static inline void nfx_openblas_stop_worker_threads(void) {
     if (blas_thread_shutdown_) blas_thread_shutdown_();

@@ -39,7 +39,9 @@ public enum ThresholdedRefinement {
     }
 
     /// The point of `interval` with the smallest `value` among those golden-section search visits in `steps`
-    /// steps (exact for a unimodal function, a local minimum otherwise). Deterministic: the same points every time.
+    /// steps (exact for a unimodal function, a local minimum otherwise; the better of each pair stays inside the
+    /// next bracket, so the better of the last pair is the best point visited). Deterministic: the same points
+    /// every time.
     public static func goldenSectionMinimum(in interval: ClosedRange<Double>, steps: Int,
                                             _ value: (Double) -> Double) -> Double {
         let ratio = (5.0.squareRoot() - 1) / 2

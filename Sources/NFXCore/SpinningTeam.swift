@@ -19,16 +19,20 @@ public final class SpinningTeam: @unchecked Sendable {
     /// How long a helper spins for the next loop before it sleeps.
     public static let spinNanoseconds: UInt64 = 2_000_000
 
-    /// The loop's generation in the high 32 bits, its next unclaimed iteration in the low 32.
+    /// Each of these holds the loop's generation in its high 32 bits, so that a helper still busy with an earlier
+    /// loop can never take it for the current one: the next unclaimed iteration, the number of iterations, and the
+    /// helpers that may still join.
     private let ticket = Atomic<Int>(0)
     private let iterationCount = Atomic<Int>(0)
-    /// Helpers that may still join the current loop.
     private let seats = Atomic<Int>(0)
+    /// Iterations of the current loop that have returned.
     private let completed = Atomic<Int>(0)
     /// The current loop's body: written before its generation is published, read only by a thread that has claimed
     /// one of its iterations (the caller waits for that iteration before it writes the next body).
     private var body: (@Sendable (Int) -> Void)?
     private let caller = NSLock()
+    /// Tests only: runs between a loop's count and its ticket, to widen the window a stale helper would need.
+    var pauseBeforeTicket: (@Sendable () -> Void)?
     private let sleep = NSCondition()
     private var helperCount = 0
 
@@ -62,12 +66,14 @@ public final class SpinningTeam: @unchecked Sendable {
     }
 
     private func publish(iterations: Int, helpers: Int, body: (@Sendable (Int) -> Void)?) -> Int {
-        startHelpers(helpers)
+        let previous = generation(of: ticket.load(ordering: .relaxed))
+        startHelpers(helpers, seen: previous)
+        let generation = (previous + 1) & 0x7fff_ffff
         self.body = body
-        iterationCount.store(iterations, ordering: .relaxed)
         completed.store(0, ordering: .relaxed)
-        seats.store(helpers, ordering: .relaxed)
-        let generation = ((ticket.load(ordering: .relaxed) >> 32) + 1) & 0x7fff_ffff
+        iterationCount.store(generation << 32 | iterations, ordering: .releasing)
+        seats.store(generation << 32 | helpers, ordering: .releasing)
+        pauseBeforeTicket?()
         ticket.store(generation << 32, ordering: .releasing)
         sleep.lock()
         sleep.broadcast()
@@ -75,19 +81,20 @@ public final class SpinningTeam: @unchecked Sendable {
         return generation
     }
 
-    private func startHelpers(_ wanted: Int) {
+    /// Starts helpers up to `wanted`; a new one waits for the loop after generation `seen`.
+    private func startHelpers(_ wanted: Int, seen: Int) {
         while helperCount < wanted {
             helperCount += 1
-            let thread = Thread { self.helperLoop() }
+            let thread = Thread { self.helperLoop(seen: seen) }
             thread.name = "nfx-spinning-team"
             thread.start()
         }
     }
 
-    private func generation(of ticket: Int) -> Int { ticket >> 32 }
+    private func generation(of packed: Int) -> Int { packed >> 32 }
 
-    private func helperLoop() {
-        var seen = generation(of: ticket.load(ordering: .acquiring))
+    private func helperLoop(seen start: Int) {
+        var seen = start
         while true {
             var current = generation(of: ticket.load(ordering: .acquiring))
             if current == seen {
@@ -106,8 +113,20 @@ public final class SpinningTeam: @unchecked Sendable {
                 }
             }
             seen = current
-            if seats.subtract(1, ordering: .relaxed).newValue >= 0 { work(generation: current) }
+            if takeSeat(generation: current) { work(generation: current) }
         }
+    }
+
+    /// One of loop `generation`'s seats, if it still has one (and is still the current loop).
+    private func takeSeat(generation: Int) -> Bool {
+        var packed = seats.load(ordering: .acquiring)
+        while self.generation(of: packed) == generation && packed & 0xffff_ffff > 0 {
+            let (taken, seen) = seats.compareExchange(expected: packed, desired: packed - 1,
+                                                      ordering: .acquiringAndReleasing)
+            if taken { return true }
+            packed = seen
+        }
+        return false
     }
 
     /// Claims and runs iterations of loop `generation` until none is left (or a newer loop has begun).
@@ -115,7 +134,8 @@ public final class SpinningTeam: @unchecked Sendable {
         var current = ticket.load(ordering: .acquiring)
         while self.generation(of: current) == generation {
             let index = current & 0xffff_ffff
-            guard index < iterationCount.load(ordering: .relaxed) else { return }
+            let count = iterationCount.load(ordering: .acquiring)
+            guard self.generation(of: count) == generation, index < count & 0xffff_ffff else { return }
             let (claimed, seen) = ticket.compareExchange(expected: current, desired: current + 1,
                                                          ordering: .acquiringAndReleasing)
             guard claimed else {

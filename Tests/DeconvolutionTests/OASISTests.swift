@@ -120,10 +120,6 @@ final class OASISTests: XCTestCase {
         }
     }
 
-    /// A solve that continues from the previous solve's pools (the noise-constrained searches' steps) against a
-    /// solve from scratch: the steps a search takes (λ up; b up or down with λ moving to keep λ(1 − g) + b, which
-    /// changes only the last frame and can split the last pool), one that lowers λ (which must start afresh), on
-    /// a trace of one chunk and one of several.
     func testPoolStatisticsEqualTheFrameByFrameSumsOfTheWrittenSolution() throws {
         // Without NaN frames a step of the noise searches writes no calcium: its residual, calcium total and λ step
         // come from the pools (nfx_ar1_pool_statistics). Here against the same quantities summed frame by frame
@@ -166,6 +162,10 @@ final class OASISTests: XCTestCase {
         }
     }
 
+    /// A solve that continues from the previous solve's pools (the noise-constrained searches' steps) against a
+    /// solve from scratch: the steps a search takes (λ up; b up or down with λ moving to keep λ(1 − g) + b, which
+    /// changes only the last frame and can split the last pool), one that lowers λ (which must start afresh), on
+    /// a trace of one chunk and one of several.
     func testContinuedSolveMatchesASolveFromScratch() {
         for (T, chunk) in [(3000, OASIS.chunkFrames), (5000, 700)] {
             let y = randomTrace(T, g: 0.94, sigma: 0.3, seed: UInt64(T))

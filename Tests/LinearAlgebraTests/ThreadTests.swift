@@ -26,9 +26,13 @@ final class ThreadTests: XCTestCase {
         XCTAssertEqual(BLASThreads.count, 2)
     }
 
-    /// Threads of this process, from /proc (Linux).
+    /// Threads of this process that carry its own name (/proc, Linux): the main thread and OpenBLAS' workers,
+    /// which inherit it, but not Dispatch's pool threads, which are named for their queues and come and go.
     private func threadCount() -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+        let name = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        let own = name("/proc/self/comm")
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.filter { name("/proc/self/task/\($0)/comm") == own }.count
     }
 
     func testOneThreadStopsTheWorkersAndMoreStartsThemAgain() throws {

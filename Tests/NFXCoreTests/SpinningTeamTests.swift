@@ -30,6 +30,28 @@ final class SpinningTeamTests: XCTestCase {
         }
     }
 
+    func testLoopsOfAlternatingSizesRunEachIterationOnce() {
+        // A helper finishing the last iteration of a short loop must not take an iteration of the longer loop
+        // that follows (a review found it could: the count was published before the loop's generation). The
+        // pause widens the window between the two.
+        let team = SpinningTeam()
+        team.pauseBeforeTicket = { usleep(20) }
+        let counts = Record(8)
+        var runs = 0
+        for loop in 0..<4_000 {
+            let iterations = loop % 2 == 0 ? 2 : 8
+            team.run(iterations: iterations, threads: 2) { counts.ran($0) }
+            runs += 1
+            if loop % 2 == 1 {
+                let expected = (0..<8).map { $0 < 2 ? runs : runs / 2 }
+                if counts.counts != expected {
+                    XCTFail("loop \(loop): \(counts.counts), expected \(expected)")
+                    return
+                }
+            }
+        }
+    }
+
     func testHelpersThatFellAsleepRunTheNextLoop() {
         let team = SpinningTeam()
         for _ in 0..<3 {
