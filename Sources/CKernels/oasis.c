@@ -215,35 +215,26 @@ double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, con
 }
 
 void nfx_ar1_pool_statistics(const double *y, const nfx_ar1_pools *pools, ptrdiff_t count, double g, double lambda,
-                             double baseline, double reference, const double *prefix, const double *prefix_squares,
-                             nfx_ar1_statistics *statistics) {
-    // Σ (y − b)² = Σ (ỹ − d)² with ỹ = y − reference and d = b − reference: the prefix sums are of ỹ, whose size is
-    // that of the signal, so the difference Q − v·S loses no more than the signal-to-noise ratio squared in ulps.
-    const double offset = baseline - reference;
-    nfx_ar1_statistics sums = {0, 0, 0, 0, 0, 0};
+                             double squares, nfx_ar1_statistics *statistics) {
+    nfx_ar1_statistics sums = {squares, 0, 0, 0, 0, 0};
     for (ptrdiff_t p = 0; p < count; p++) {
-        const ptrdiff_t start = pools->starts[p], length = pools->lengths[p];
+        const ptrdiff_t length = pools->lengths[p];
         const double sum = pools->sums[p], weight = pools->weights[p], value = sum / weight;
         pools->values[p] = value;
         const int last = p == count - 1;
         const double decay = nfx_ar1_power(pools, length);
         const double slope = (last ? 1 : 1 - decay) / weight;
         sums.slope_squares += slope * slope * weight;
-        const double linear = prefix[start + length] - prefix[start];
-        const double squares = prefix_squares[start + length] - prefix_squares[start];
-        const double q = squares - 2 * offset * linear + (double)length * offset * offset;
-        const double level = value < 0 ? 0 : value;
-        sums.calcium_total += level * (1 - decay) / (1 - g);
-        if (value < 0) {
-            sums.residual += q;
-        } else {
-            sums.residual += q - value * sum - 2 * value * (last ? lambda : lambda * (1 - decay));
+        if (value >= 0) {
+            sums.residual -= value * sum + 2 * value * (last ? lambda : lambda * (1 - decay));
+            sums.calcium_total += value * (1 - decay) / (1 - g);
+            if (!last) {
+                sums.closed_form += slope * (1 - decay);
+                continue;
+            }
         }
-        if (!last && value >= 0) {
-            sums.closed_form += slope * (1 - decay);
-            continue;
-        }
-        double power = slope, calcium = level, frames = 0;
+        const ptrdiff_t start = pools->starts[p];
+        double power = slope, calcium = value < 0 ? 0 : value, frames = 0;
         for (ptrdiff_t t = start; t < start + length; t++) {
             frames += (y[t] - calcium) * power;
             power *= g;

@@ -101,7 +101,7 @@ public enum OASIS {
     /// residual is not summed and 0 is returned.
     ///
     /// With `statistics` (a trace without NaN frames, s_min = 0) nothing is written to c or s: the residual and
-    /// what a λ step needs come from the pools and the running sums of y (`nfx_ar1_pool_statistics`, kept in
+    /// what a λ step needs come from the pools and Σ (y − b)² (`nfx_ar1_pool_statistics`, kept in
     /// `statistics.latest`), and the pools keep their values. A later solve (or one `continuing` at the same λ and
     /// b) writes the solution.
     @discardableResult
@@ -244,26 +244,38 @@ private final class ChunkedAR1: @unchecked Sendable {
     }
 
     func poolStatistics(count: Int, into statistics: PoolStatistics) {
-        statistics.linear.withUnsafeBufferPointer { linear in
-            statistics.squares.withUnsafeBufferPointer { squares in
-                nfx_ar1_pool_statistics(frames, storage, count, g, lambda, baseline, statistics.reference,
-                                        linear.baseAddress, squares.baseAddress, &statistics.latest)
-            }
-        }
+        nfx_ar1_pool_statistics(frames, storage, count, g, lambda, statistics.squares(baseline: baseline),
+                                &statistics.latest)
     }
 
     /// The residual sum of squares, the chunks' shares added in order.
     var residual: Double { (0..<chunks).reduce(0) { $0 + partial[$1] } }
 }
 
-/// A noise search's statistics of its latest solve from the pools (`nfx_ar1_statistics`), and the running sums of
-/// y − reference and of its square over the trace (no NaN frames; T + 1 entries each, from 0) they are computed
-/// with. The reference is the trace's mean, so that the sums are of the signal's size whatever its offset.
+/// A noise search's statistics of its latest solve from the pools (`nfx_ar1_statistics`), and the sums of
+/// y − reference and of its square over the trace (no NaN frames) that give Σ (y − b)² for any b. The reference is
+/// the trace's mean, so that the sums are of the signal's size whatever its offset.
 final class PoolStatistics {
-    let reference: Double
-    let linear: [Double]
-    let squares: [Double]
+    let reference: Double, frames: Int
+    let linear: Double, quadratic: Double
     var latest = nfx_ar1_statistics()
+
+    init(_ y: UnsafeBufferPointer<Double>) {
+        let reference = y.isEmpty ? 0 : y.reduce(0, +) / Double(y.count)
+        var linear = 0.0, quadratic = 0.0
+        for value in y {
+            let centred = value - reference
+            linear += centred
+            quadratic += centred * centred
+        }
+        (self.reference, frames, self.linear, self.quadratic) = (reference, y.count, linear, quadratic)
+    }
+
+    /// Σ (y − b)² = Σ (ỹ − d)² with ỹ = y − reference, d = b − reference.
+    func squares(baseline: Double) -> Double {
+        let offset = baseline - reference
+        return quadratic - 2 * offset * linear + Double(frames) * offset * offset
+    }
 
     /// The λ step that brings the residual to `target` if the pools do not change (see `OASIS.quadraticStep`), for
     /// the latest solve's pools with λ and b moved along λ(1 − g) + b; nil without a real root.
@@ -273,19 +285,5 @@ final class PoolStatistics {
         let cc = rss - target
         guard aa > 0, bb * bb - aa * cc >= 0 else { return nil }
         return (-bb + (bb * bb - aa * cc).squareRoot()) / aa
-    }
-
-    init(_ y: UnsafeBufferPointer<Double>) {
-        let reference = y.isEmpty ? 0 : y.reduce(0, +) / Double(y.count)
-        var linear = [Double](repeating: 0, count: y.count + 1), squares = linear
-        var sum = 0.0, sumOfSquares = 0.0
-        for t in 0..<y.count {
-            let centred = y[t] - reference
-            sum += centred
-            sumOfSquares += centred * centred
-            linear[t + 1] = sum
-            squares[t + 1] = sumOfSquares
-        }
-        (self.reference, self.linear, self.squares) = (reference, linear, squares)
     }
 }

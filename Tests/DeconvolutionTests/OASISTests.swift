@@ -124,7 +124,7 @@ final class OASISTests: XCTestCase {
         // Without NaN frames a step of the noise searches writes no calcium: its residual, calcium total and λ step
         // come from the pools (nfx_ar1_pool_statistics). Here against the same quantities summed frame by frame
         // over the written solution of the same solve: with chunks, clipped pools (a high baseline), a trace far
-        // from zero (the running sums are of y − mean), and a (λ, b) pair moved along λ(1 − g) + b for the step.
+        // from zero (Σ (y − b)² comes from sums of y − mean), and a (λ, b) pair moved along λ(1 − g) + b for the step.
         let base = randomTrace(7000, g: 0.95, sigma: 0.3, seed: 43)
         let g = 0.95
         let cases: [(offset: Double, lambda: Double, baseline: Double, moved: Double)] = [

@@ -78,15 +78,14 @@ typedef struct {
     double frame_weights;
 } nfx_ar1_statistics;
 
-/// One pass over the pools of a solve of y (T frames, none NaN) for λ and b: each pool's fitted value sums / weights
-/// into `values` (as the finish pass leaves them) and the statistics above. `prefix` and `prefix_squares` hold the
-/// running sums of y − reference and of its square (T + 1 entries, from 0). A pool's residual is Q − v·S −
-/// 2vλ(1 − g^l) (the last pool's Q − v·S − 2vλ), Q = Σ (y − b)² over its frames, S its sum, v = S / w its value;
-/// Q alone when v < 0 (its calcium is clipped to 0). Inner unclipped pools need no frame: S = v·w makes
-/// Σ_k g^k (y − b − v g^k) = λ(1 − g^l).
+/// One pass over the pools of a solve of y (no NaN frames) for λ and b: each pool's fitted value sums / weights
+/// into `values` (as the finish pass leaves them) and the statistics above. `squares` is Σ (y − b)² over the whole
+/// trace. The residual is that minus, per pool with value v ≥ 0, v·S + 2vλ(1 − g^l) (the last pool: v·S + 2vλ),
+/// S its sum: Σ (y − b − v g^k)² = Σ (y − b)² − 2vΣ g^k (y − b) + v²w, and Σ g^k (y − b) = S + λ(1 − g^l) (S + λ
+/// for the last pool, whose last frame carries λ + b). A pool with v < 0 has calcium 0 and leaves its Σ (y − b)².
+/// Inner unclipped pools need no frame: their Σ_k g^k (y − b − v g^k) is λ(1 − g^l).
 void nfx_ar1_pool_statistics(const double *y, const nfx_ar1_pools *pools, ptrdiff_t count, double g, double lambda,
-                             double baseline, double reference, const double *prefix, const double *prefix_squares,
-                             nfx_ar1_statistics *statistics);
+                             double squares, nfx_ar1_statistics *statistics);
 
 /// The spikes of a solution finished without them: s_t = c_t − g c_{t−1} (s_0 = 0) over frames [0, T), and NaN
 /// calcium and spikes where y is NaN.
