@@ -52,14 +52,20 @@ final class SpinningTeamTests: XCTestCase {
         }
     }
 
+    /// A loop on two threads whose iterations each take a while, so that the helper takes part.
+    private func slowLoop(on team: SpinningTeam, iterations: Int, microseconds: UInt32) -> Record {
+        let record = Record(iterations)
+        team.run(iterations: iterations, threads: 2) { index in
+            record.ran(index)
+            usleep(microseconds)
+        }
+        return record
+    }
+
     func testHelpersThatFellAsleepRunTheNextLoop() {
         let team = SpinningTeam()
         for _ in 0..<3 {
-            let record = Record(64)
-            team.run(iterations: 64, threads: 2) { index in
-                record.ran(index)
-                usleep(200)
-            }
+            let record = slowLoop(on: team, iterations: 64, microseconds: 200)
             XCTAssertEqual(record.counts, Array(repeating: 1, count: 64))
             // Longer than the helpers spin: they are asleep when the next loop starts.
             usleep(UInt32(3 * SpinningTeam.spinNanoseconds / 1000))
@@ -70,11 +76,7 @@ final class SpinningTeamTests: XCTestCase {
         let team = SpinningTeam()
         team.wake(helpers: 3)
         for _ in 0..<50 {
-            let record = Record(32)
-            team.run(iterations: 32, threads: 2) { index in
-                record.ran(index)
-                usleep(50)
-            }
+            let record = slowLoop(on: team, iterations: 32, microseconds: 50)
             XCTAssertEqual(record.counts, Array(repeating: 1, count: 32))
             XCTAssertLessThanOrEqual(record.threads.count, 2)
         }
