@@ -4,6 +4,9 @@ SWIFT ?= swift
 DEBIAN_PACKAGES := libopenblas-dev liblapacke-dev libhdf5-dev pkg-config hdf5-tools
 DEMO_DIR := .demo
 NFX_RELEASE := .build/release/nfx
+# The Swift runtime and Foundation linked into the executables: a command starts in ~15 ms instead of ~27 ms
+# (measured on `nfx --version`), which is most of a small run's time.
+RELEASE_FLAGS := -c release --static-swift-stdlib
 
 .PHONY: all deps build release demo test bench clean
 
@@ -24,7 +27,7 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE_FLAGS)
 
 test: deps
 	$(SWIFT) test --disable-swift-testing

@@ -25,8 +25,8 @@ setup_venv() {
 
 # `make bench` has built everything already; a direct run of this script builds what is missing.
 build_products() {
-    [ -x "$NFX" ] || swift build -c release --product nfx
-    [ -x "$NFX_BENCH" ] || swift build -c release --product nfx-bench
+    [ -x "$NFX" ] || swift build -c release --static-swift-stdlib --product nfx
+    [ -x "$NFX_BENCH" ] || swift build -c release --static-swift-stdlib --product nfx-bench
 }
 
 # Busy share of all cores over 2 s from /proc/stat: the load average would still count the build just done.
