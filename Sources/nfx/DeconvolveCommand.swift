@@ -147,7 +147,7 @@ struct DeconvolveCommand: ParsableCommand {
         let fitted = results.filter { $0.warning == nil }
         reporter.result(String(format: "deconvolved %d neurons × %d frames: total spike amplitude %.1f; median g %.4f, σ %.4g, λ %.4g",
                                neurons, frames, spikeTotal, median(fitted.map { $0.g[0] }), median(fitted.map(\.sigma)),
-                               median(fitted.map(\.lambda))) + (fitted.count < neurons ? "; \(neurons - fitted.count) neurons not fitted" : "")
+                               median(fitted.map(\.lambda))) + (fitted.count < neurons ? "; \(neurons - fitted.count) neuron\(neurons - fitted.count == 1 ? "" : "s") not fitted" : "")
                         + " → \(output.path)")
         reporter.summary([
             "command": .string("deconvolve"), "output": .string(output.path), "neurons": .integer(neurons),
