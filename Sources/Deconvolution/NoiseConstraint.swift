@@ -6,9 +6,9 @@ extension OASIS {
     ///
     /// The residual grows with λ and is quadratic in λ while the pools do not change, so each step solves that
     /// quadratic exactly (OASIS' homotopy, `constrained_oasisAR1`), starting from λ = 0 and stopping as OASIS does
-    /// once the residual reaches 1 − 1e-4 of the target: nfx's λ is then OASIS' λ. Each step re-solves the trace in
-    /// linear time from scratch rather than re-merging pools across the whole trace, and takes a handful of steps,
-    /// so the whole search stays linear in T.
+    /// once the residual reaches 1 − 1e-4 of the target: nfx's λ is then OASIS' λ. Each step solves the trace in
+    /// linear time (continuing from the previous step's pools where it can), and the search takes a handful of
+    /// steps, so it stays linear in T.
     public static func noiseConstrainedAR1(_ y: UnsafeBufferPointer<Double>, g: Double, sigma: Double,
                                            calcium c: UnsafeMutableBufferPointer<Double>,
                                            spikes s: UnsafeMutableBufferPointer<Double>) -> Double {
@@ -21,8 +21,9 @@ extension OASIS {
         let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
         let target = sigma * sigma * Double(observed)
         var lambda = 0.0
-        // Each solve after the first continues from the previous one's pools (see `ar1`), where it can, and
-        // computes only the calcium and residual: the spikes are taken once, from the last.
+        // Each solve after the first continues from the previous one's pools (see `ar1`), where it can. A step
+        // writes no calcium without NaN frames (statistics from the pools) and no spikes with them; the last solve
+        // writes the solution.
         var previous: Double?
         let continuable = observed == y.count
         // Without NaN frames a step's residual comes from the pools (no calcium written); the last solve writes it.
@@ -87,8 +88,9 @@ extension OASIS {
         let observed = y.reduce(0) { $0 + ($1.isNaN ? 0 : 1) }
         let target = sigma * sigma * Double(observed)
         var baseline = initialBaseline, lambda = 0.0
-        // Each solve after the first continues from the previous one's pools (see `ar1`), where it can, and
-        // computes only the calcium and residual: the spikes are taken once, from the last.
+        // Each solve after the first continues from the previous one's pools (see `ar1`), where it can. A step
+        // writes no calcium without NaN frames (statistics from the pools) and no spikes with them; the last solve
+        // writes the solution.
         var previous: (lambda: Double, baseline: Double)?
         let continuable = observed == y.count
         // Without NaN frames a step's residual comes from the pools (no calcium written); the last solve writes it.

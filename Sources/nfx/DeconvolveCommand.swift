@@ -44,7 +44,7 @@ struct DeconvolveCommand: ParsableCommand {
     @Option(help: "Sparsity penalty λ (chosen per neuron from the noise when absent).")
     var lambda: Double?
 
-    @Option(help: "Minimal spike size: spikes are found by hard thresholding at λ = 0 after the L1 fit, each at least this large.")
+    @Option(help: "Minimal spike size: after the L1 fit, spikes are found by hard thresholding (at λ = 0 unless --lambda is given), each at least this large.")
     var sMin: Double = 0
 
     @Flag(inversion: .prefixedNo, help: ArgumentHelp(
