@@ -26,7 +26,6 @@ extension OASIS {
         // writes the solution.
         var previous: Double?
         let continuable = observed == y.count
-        // Without NaN frames a step's residual comes from the pools (no calcium written); the last solve writes it.
         let statistics = continuable ? PoolStatistics(y) : nil
         func solve(writing: Bool = false) -> Double {
             defer { previous = lambda }
@@ -93,7 +92,6 @@ extension OASIS {
         // writes the solution.
         var previous: (lambda: Double, baseline: Double)?
         let continuable = observed == y.count
-        // Without NaN frames a step's residual comes from the pools (no calcium written); the last solve writes it.
         let statistics = continuable ? PoolStatistics(y) : nil
         func solve(writing: Bool = false) -> Double {
             defer { previous = (lambda, baseline) }
@@ -155,6 +153,13 @@ extension OASIS {
             aa += derivative[t] * derivative[t]
             bb += (y[t] - baseline - c[t]) * derivative[t]
         }
+        return stepReaching(target, rss: rss, slopeSquares: aa, slopeResidual: bb)
+    }
+
+    /// The δ ≥ 0 with rss − 2δ·bb + δ²·aa = target, where aa = ‖dc/dλ‖² and bb = ⟨y − b − c, −dc/dλ⟩ (the
+    /// residual as a quadratic in the λ step while the pools hold); nil without a real root.
+    static func stepReaching(_ target: Double, rss: Double, slopeSquares aa: Double, slopeResidual bb: Double)
+        -> Double? {
         let cc = rss - target
         guard aa > 0, bb * bb - aa * cc >= 0 else { return nil }
         return (-bb + (bb * bb - aa * cc).squareRoot()) / aa

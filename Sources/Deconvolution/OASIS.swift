@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 import Foundation
 import NFXCore
 
@@ -280,10 +279,8 @@ final class PoolStatistics {
     /// The λ step that brings the residual to `target` if the pools do not change (see `OASIS.quadraticStep`), for
     /// the latest solve's pools with λ and b moved along λ(1 − g) + b; nil without a real root.
     func quadraticStep(lambda: Double, baseline: Double, rss: Double, target: Double) -> Double? {
-        let aa = latest.slope_squares
-        let bb = lambda * latest.closed_form + latest.frame_sums - baseline * latest.frame_weights
-        let cc = rss - target
-        guard aa > 0, bb * bb - aa * cc >= 0 else { return nil }
-        return (-bb + (bb * bb - aa * cc).squareRoot()) / aa
+        OASIS.stepReaching(target, rss: rss, slopeSquares: latest.slope_squares,
+                           slopeResidual: lambda * latest.closed_form + latest.frame_sums
+                               - baseline * latest.frame_weights)
     }
 }

@@ -53,9 +53,9 @@ ptrdiff_t nfx_oasis_ar1_continue(const double *y, ptrdiff_t T, double g, double 
 /// weights, written to `values` by the range holding the pool's first frame; 0 when negative for the first pool or
 /// under s_min for the others; decaying by g), the spikes s_t = c_t − g c_{t−1} (s_0 = 0), NaN calcium and spikes
 /// where y is NaN; returns the residual sum of squares of y − baseline − c over the observed frames (0 without
-/// `computes_residual`). Ranges may run on different threads. With s NULL (the steps of a λ search, which need
-/// only c and the residual) no spikes are written and NaN frames keep their bridged calcium; nfx_ar1_spikes
-/// finishes such a solution.
+/// `computes_residual`). Ranges may run on different threads. With s NULL (the steps of a λ search on a trace with
+/// NaN frames, which need only c and the residual) no spikes are written and NaN frames keep their bridged
+/// calcium; nfx_ar1_spikes finishes such a solution.
 double nfx_oasis_ar1_finish(const double *y, ptrdiff_t first, ptrdiff_t end, const nfx_ar1_pools *pools,
                             ptrdiff_t pool_count, double g, double minimum_spike, double baseline, double *c,
                             double *s, int computes_residual);
